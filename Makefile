@@ -50,7 +50,7 @@ lint: setup  ## ruff lint + format check, notebook hygiene
 	$(BIN)/python tools/clean_notebook.py --check notebooks/*.ipynb
 
 test: data lint  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests
-	$(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
+	GNNREC_QUICK=1 $(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
 		--nbval-cell-timeout 900 tests $(NOTEBOOKS)
 
 test-unit: setup  ## only the fast unit tests (seconds)
