@@ -1,8 +1,10 @@
 """Benchmark the propagation kernels of :mod:`gnnrec_utils.graph` on an ML-100K-sized graph.
 
-Times ``n_layers`` of LightGCN propagation, :math:`E = \\frac{1}{K+1}\\sum_k \\hat A^k H`, at
-``dim`` features, forward only and forward + backward (gradient of ``sum(E * G)`` w.r.t. the
-embedding table ``H``), for each TensorFlow kernel inside ``tf.function`` and for SciPy
+Times ``n_layers`` of LightGCN propagation, ``E = mean_k(A_hat^k H)``, k = 0..K, at
+``dim`` features, forward only and forward + backward (gradient of
+``||E - G||^2 / 2`` w.r.t. the embedding table ``H``; a loss that needs
+the forward values, as BPR does — with a loss linear in ``E`` graph pruning drops the
+forward pass), for each TensorFlow kernel inside ``tf.function`` and for SciPy
 (single-threaded CSR SpMM, backward written by hand: the reference). All in float32.
 
 The training graph is a seeded 70 % per-user random sample of MovieLens-100K (the course's
@@ -131,11 +133,11 @@ def scipy_callables(A_hat, H, Gup, n_layers: int, dtype=np.float32):
         return np.add.reduce(layers) * scale
 
     def forward_backward():
-        forward()
-        # d sum(E * G) / dH = scale * sum_k (A^T)^k G, by Horner's rule
-        acc = Gup * scale
+        # d ||E - G||^2 / 2 / dH = scale * sum_k (A^T)^k (E - G), by Horner's rule
+        upstream = (forward() - Gup) * scale
+        acc = upstream
         for _ in range(n_layers):
-            acc = AT32 @ acc + Gup * scale
+            acc = AT32 @ acc + upstream
         return acc
 
     return forward, forward_backward
@@ -144,7 +146,7 @@ def scipy_callables(A_hat, H, Gup, n_layers: int, dtype=np.float32):
 def tf_callables(tf, op, H: np.ndarray, Gup: np.ndarray, n_layers: int, builtin_grad=False):
     """forward() and forward_backward() around tf.functions, H a tf.Variable (embeddings)."""
     table = tf.Variable(H)
-    upstream = tf.constant(Gup)
+    target = tf.constant(Gup)
     if builtin_grad:  # TensorFlow's own SparseMatrixMatMul gradient, no custom gradient
         M = op._matrices(tf.float32)[0]
         apply = lambda X: tf.raw_ops.SparseMatrixMatMul(a=M, b=X)
@@ -161,7 +163,7 @@ def tf_callables(tf, op, H: np.ndarray, Gup: np.ndarray, n_layers: int, builtin_
     @tf.function
     def forward_backward():
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(mean_of_layers(table) * upstream)
+            loss = 0.5 * tf.reduce_sum(tf.square(mean_of_layers(table) - target))
         return tape.gradient(loss, table)
 
     return (lambda: forward().numpy()), (lambda: forward_backward().numpy())
@@ -300,7 +302,8 @@ def report(args, res: dict, eigen: dict | None) -> str:
     today = dt.date.today().isoformat()
     lines.append(
         f"Propagation: {args.layers} layers, dim {args.dim}, float32, mean of layers "
-        f"(LightGCN); forward+backward = gradient w.r.t. the embedding table. {today}."
+        f"(LightGCN); forward+backward = gradient of ½‖E − G‖² w.r.t. the embedding "
+        f"table. {today}."
     )
     lines.append("")
     lines.append(f"- graph: {res['graph']}")

@@ -408,7 +408,7 @@ def enable_onednn_spmm() -> bool:
     TensorFlow's x86 builds run float32 ``SparseMatrixMatMul`` eagerly with a oneDNN kernel,
     but inside ``tf.function`` (graph mode) only when the environment variable
     ``TF_ENABLE_ONEDNN_SPMM`` is ``1``; otherwise graphs use a plain Eigen kernel that is
-    about 2x slower on CPU (measured in ``docs/benchmarks.md``). TensorFlow reads the
+    1.3-2.8x slower on CPU (measured in ``docs/benchmarks.md``). TensorFlow reads the
     variable **once**, when it first optimises a graph that contains ``SparseMatrixMatMul``,
     so this must run before that — :class:`SparsePropagation` calls it when it is built.
 
