@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 LINTED    := gnnrec_utils tests tools benchmarks
 
-.PHONY: help setup kernel data run quick test test-unit lint lab bench notebooks \
+.PHONY: help setup kernel data run quick test test-unit lint lab bench student notebooks \
         clean-notebooks check-notebooks clean distclean
 
 help:  ## list the targets
@@ -58,6 +58,9 @@ test-unit: setup  ## only the fast unit tests (seconds)
 
 lab: setup  ## start JupyterLab on the course notebooks (pick the 'gnnrec' kernel)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+student: setup  ## write the student edition (solutions replaced by stubs) into student/
+	$(BIN)/python tools/make_student.py --out student
 
 bench: setup  ## benchmark the propagation kernels (table for docs/benchmarks.md)
 	$(BIN)/python benchmarks/bench_propagation.py
