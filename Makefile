@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.gnnrec-installed
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
+export TF_ENABLE_ONEDNN_SPMM := 1
 
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 LINTED    := gnnrec_utils tests tools benchmarks

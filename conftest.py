@@ -10,3 +10,4 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYTHONHASHSEED", "0")
+os.environ.setdefault("TF_ENABLE_ONEDNN_SPMM", "1")

@@ -16,6 +16,7 @@ Defined in notebook ``01_preprocessing`` (sections 2-4).
 from __future__ import annotations
 
 from gnnrec_utils.constants import GENRES, ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
+from gnnrec_utils.metrics import gini  # noqa: F401  (re-exported: one Gini for popularity and exposure)
 
 import math
 from collections.abc import Iterable, Sequence
@@ -166,35 +167,6 @@ def top_share(counts: Iterable[float], top_fraction: float = 0.2) -> float:
         raise ValueError("counts must contain at least one positive value")
     k = math.ceil(top_fraction * x.size - 1e-9)
     return float(x[:k].sum() / x.sum())
-
-
-def gini(counts: Iterable[float]) -> float:
-    r"""Gini coefficient of a popularity distribution (0 = perfectly even).
-
-    With the :math:`n` counts sorted in increasing order, :math:`x_{(1)} \le \dots \le x_{(n)}`:
-
-    .. math:: G = \frac{\sum_{i=1}^{n} (2i - n - 1)\, x_{(i)}}{n \sum_{i=1}^{n} x_{(i)}}
-
-    which equals the mean absolute difference over all pairs divided by twice the mean.
-    Range: :math:`G \in [0, (n-1)/n]`; 0 when all counts are equal, :math:`(n-1)/n` when one
-    item holds every interaction. A common summary of popularity concentration in recommender
-    data and recommendation lists (e.g. Fleder & Hosanagar 2009, "Blockbuster Culture's Next
-    Rise or Fall", Management Science).
-
-    Args:
-        counts: non-negative counts, shape ``(n,)``.
-    """
-    x = np.sort(_as_array(counts).astype(np.float64).ravel())
-    if x.size == 0:
-        raise ValueError("gini of an empty array is undefined")
-    if (x < 0).any():
-        raise ValueError("gini needs non-negative counts")
-    total = x.sum()
-    if total == 0:
-        return 0.0
-    n = x.size
-    i = np.arange(1, n + 1, dtype=np.float64)
-    return float(((2 * i - n - 1) * x).sum() / (n * total))
 
 
 def duplicate_titles(items: pd.DataFrame, title_col: str = "title") -> pd.DataFrame:

@@ -3,6 +3,7 @@
 The kernelspec carries what every notebook run needs before Python starts:
 - ``TF_USE_LEGACY_KERAS=1``: Spektral 1.3.1 needs tf-keras (Keras 2);
 - ``TF_CPP_MIN_LOG_LEVEL=3``: TensorFlow's C++ logging stays quiet;
+- ``TF_ENABLE_ONEDNN_SPMM=1``: the fast oneDNN CSR kernel also inside ``tf.function`` (docs/benchmarks.md);
 - ``--IPKernelApp.capture_fd_output=False``: what TensorFlow's C++ start-up writes straight to
   the process's stderr (absl, cudart_stub) goes to the kernel's terminal, not into notebook
   outputs.
@@ -18,7 +19,12 @@ from pathlib import Path
 
 NAME = "gnnrec"
 DISPLAY_NAME = "gnnrec (TF 2.21 + tf-keras)"
-ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+ENV = {
+    "TF_USE_LEGACY_KERAS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_SPMM": "1",
+    "PYTHONHASHSEED": "0",
+}
 
 
 def main() -> int:
