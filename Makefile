@@ -16,7 +16,7 @@ export TF_ENABLE_ONEDNN_SPMM := 1
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 LINTED    := gnnrec_utils tests tools benchmarks
 
-.PHONY: help setup kernel data run quick test test-unit lint lab bench student notebooks \
+.PHONY: help setup kernel data run quick test test-unit lint lab bench student report chromium notebooks \
         clean-notebooks check-notebooks clean distclean
 
 help:  ## list the targets
@@ -50,7 +50,7 @@ lint: setup  ## ruff lint + format check, notebook hygiene
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/clean_notebook.py --check notebooks/*.ipynb
 
-test: data lint  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests
+test: data lint chromium  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests
 	GNNREC_QUICK=1 $(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
 		--nbval-cell-timeout 900 tests $(NOTEBOOKS)
 
@@ -59,6 +59,12 @@ test-unit: setup  ## only the fast unit tests (seconds)
 
 lab: setup  ## start JupyterLab on the course notebooks (pick the 'gnnrec' kernel)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+report: setup  ## build the HTML report of the executed notebooks into report/ (after `make run`)
+	$(BIN)/python tools/build_report.py
+
+chromium:  ## install Debian's chromium for the report's browser test (root/CI; silent when present)
+	tools/ensure_chromium.sh
 
 student: setup  ## write the student edition (solutions replaced by stubs) into student/
 	$(BIN)/python tools/make_student.py --out student

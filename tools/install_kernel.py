@@ -3,7 +3,8 @@
 The kernelspec carries what every notebook run needs before Python starts:
 - ``TF_USE_LEGACY_KERAS=1``: Spektral 1.3.1 needs tf-keras (Keras 2);
 - ``TF_CPP_MIN_LOG_LEVEL=3``: TensorFlow's C++ logging stays quiet;
-- ``TF_ENABLE_ONEDNN_SPMM=1``: the fast oneDNN CSR kernel also inside ``tf.function`` (docs/benchmarks.md);
+- ``TF_ENABLE_ONEDNN_SPMM=1``: the fast oneDNN CSR kernel inside ``tf.function`` too
+  (docs/benchmarks.md);
 - ``--IPKernelApp.capture_fd_output=False``: what TensorFlow's C++ start-up writes straight to
   the process's stderr (absl, cudart_stub) goes to the kernel's terminal, not into notebook
   outputs.

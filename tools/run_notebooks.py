@@ -57,7 +57,8 @@ def _failed_cell(nb_path: Path) -> str:
 
 def combine_results(results_dir: Path, out_file: Path) -> dict:
     """Merge every ``<notebook>.json`` in ``results_dir`` into one file keyed by notebook."""
-    combined = {p.stem: json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))}
+    files = sorted(results_dir.glob("[0-9][0-9]_*.json"))  # one per notebook, not results.json
+    combined = {p.stem: json.loads(p.read_text()) for p in files}
     out_file.write_text(json.dumps(combined, indent=2, sort_keys=True) + "\n")
     return combined
 
