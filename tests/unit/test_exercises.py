@@ -127,3 +127,59 @@ def test_log_popularity_mistakes_are_named(degrees_setup, make, message):
     leaked = np.bincount(all_items, minlength=n)
     with pytest.raises(exercises.ExerciseFeedback, match=message):
         exercises.check_log_popularity(make(degree, leaked), train_items, n, all_items=all_items)
+
+
+# Notebook 02 ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def path_graph():
+    A = np.zeros((5, 5))
+    for i in range(4):
+        A[i, i + 1] = A[i + 1, i] = 1
+    return A
+
+
+def test_row_normalisation_right_and_typical_mistakes(path_graph):
+    A = path_graph
+    At = A + np.eye(5)
+    P = At / At.sum(axis=1, keepdims=True)
+    eig = np.sort(np.linalg.eigvals(P).real)
+    assert exercises.check_row_normalisation(P, eig, A)
+    with pytest.raises(exercises.ExerciseFeedback, match="self-loops"):
+        exercises.check_row_normalisation(A / A.sum(axis=1, keepdims=True), eig, A)
+    with pytest.raises(exercises.ExerciseFeedback, match="columns"):
+        exercises.check_row_normalisation(At / At.sum(axis=0, keepdims=True), eig, A)
+    with pytest.raises(exercises.ExerciseFeedback, match="increasing"):
+        exercises.check_row_normalisation(P, eig[::-1], A)
+
+
+def test_article_operator_check():
+    import networkx as nx
+
+    W = nx.to_numpy_array(nx.les_miserables_graph(), weight="weight")
+    P = W / np.sqrt((W**2).sum(axis=1))[None, :]
+    growth = np.linalg.norm(np.linalg.matrix_power(P, 20) @ np.ones(len(P))) / np.sqrt(len(P))
+    asym = np.abs(P - P.T).max()
+    assert exercises.check_article_operator(asym, growth, 0.0)
+    with pytest.raises(exercises.ExerciseFeedback, match="regular"):
+        exercises.check_article_operator(asym, growth, 0.1)
+    with pytest.raises(exercises.ExerciseFeedback, match="twenty"):
+        exercises.check_article_operator(asym, growth * 2, 0.0)
+
+
+def test_deep_smoothing_check(path_graph):
+    A = path_graph + np.eye(5)
+    d = A.sum(axis=1)
+    a_hat = A / np.sqrt(np.outer(d, d))
+    kernel = np.random.default_rng(0).normal(size=(5, 4))
+    first = np.tanh(a_hat @ kernel)
+    first /= np.linalg.norm(first, axis=1, keepdims=True)
+    cos = first @ first.T
+    mean_cos = (cos.sum() - 5) / 20
+    good = np.array([mean_cos, 0.9, 0.95])
+    assert exercises.check_deep_smoothing(good, kernel, a_hat, 3)
+    with pytest.raises(exercises.ExerciseFeedback, match="first layer"):
+        exercises.check_deep_smoothing(good[::-1], kernel, a_hat, 3)
+    with pytest.raises(exercises.ExerciseFeedback, match="one value per layer"):
+        exercises.check_deep_smoothing(good[:2], kernel, a_hat, 3)
