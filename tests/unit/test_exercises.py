@@ -183,3 +183,31 @@ def test_deep_smoothing_check(path_graph):
         exercises.check_deep_smoothing(good[::-1], kernel, a_hat, 3)
     with pytest.raises(exercises.ExerciseFeedback, match="one value per layer"):
         exercises.check_deep_smoothing(good[:2], kernel, a_hat, 3)
+
+
+# Notebook 04 ---------------------------------------------------------------------------------
+
+
+def test_degree_features_check():
+    import scipy.sparse as sp
+
+    A = sp.csr_matrix(np.array([[0, 0, 1, 1], [0, 0, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0]], float))
+    d = np.asarray(A.sum(axis=1)).ravel()
+    user = np.array([1.0, 1.0, 0.0, 0.0])
+    good = np.column_stack([np.log1p(d) / np.log1p(d).max(), user, 1 - user])
+    assert exercises.check_degree_features(good, A, 2)
+    unlogged = good.copy()
+    unlogged[:, 0] = d / d.max()
+    with pytest.raises(exercises.ExerciseFeedback, match="not logged"):
+        exercises.check_degree_features(unlogged, A, 2)
+    with pytest.raises(exercises.ExerciseFeedback, match="three columns"):
+        exercises.check_degree_features(good[:, :2], A, 2)
+
+
+def test_small_validation_check():
+    train, valid, test = np.arange(5), np.arange(5, 10), np.arange(10, 20)
+    assert exercises.check_small_validation((train, valid, test))
+    with pytest.raises(exercises.ExerciseFeedback, match="valid_fraction"):
+        exercises.check_small_validation((train, np.arange(5, 15), np.arange(15, 20)))
+    with pytest.raises(exercises.ExerciseFeedback, match="overlaps"):
+        exercises.check_small_validation((train, np.arange(4, 9), test))
