@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def course_notebooks(only: list[str] | None = None) -> list[Path]:
+def course_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
     """The numbered notebooks (``NN_name.ipynb``) in order, optionally filtered by prefix."""
-    found = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
         found = [p for p in found if any(p.name.startswith(o) for o in only)]
     return found
@@ -49,8 +49,8 @@ def _failed_cell(nb_path: Path) -> str:
             if out.get("output_type") == "error":
                 first = (cell.source.strip().splitlines() or [""])[0][:80]
                 return (
-                    f"cell {index} (execution count {cell.get('execution_count')}), "
-                    f"starting {first!r}: {out.get('ename')}: {out.get('evalue')}"
+                    f"the cell [{cell.get('execution_count')}] starting {first!r} "
+                    f"(cell {index} of the executed copy): {out.get('ename')}: {out.get('evalue')}"
                 )
     return "cell unknown"
 
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="notebook prefixes to run, e.g. 01 03")
     parser.add_argument("--output-dir", default=str(ROOT / "outputs"))
     parser.add_argument("--kernel", default="gnnrec")
+    parser.add_argument("--notebook-dir", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)
     parser.add_argument(
         "--inplace",
         action="store_true",
@@ -88,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     executed_dir.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
 
-    notebooks = course_notebooks(args.only)
+    notebooks = course_notebooks(args.only, args.notebook_dir)
     if not notebooks:
-        print(f"no notebooks matched {args.only!r} in {NOTEBOOKS}", file=sys.stderr)
+        print(f"no notebooks matched {args.only!r} in {args.notebook_dir}", file=sys.stderr)
         return 2
     params = {name: _parse_value(value) for name, value in args.p}
     if args.inplace:
@@ -108,26 +109,26 @@ def main(argv: list[str] | None = None) -> int:
     for nb in notebooks:
         target = nb if args.inplace else executed_dir / nb.name
         start = time.perf_counter()
-        print(f"\n=== {nb.relative_to(ROOT)}", flush=True)
+        shown = nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb
+        print(f"\n=== {shown}", flush=True)
         try:
             pm.execute_notebook(
                 str(nb),
                 str(target),
                 parameters=params,
                 kernel_name=args.kernel,
-                cwd=str(NOTEBOOKS),
+                cwd=str(args.notebook_dir),
                 progress_bar=sys.stderr.isatty(),
             )
         except pm.PapermillExecutionError as err:
             where = _failed_cell(target) if target.exists() else f"cell {err.cell_index}"
             print(
-                f"\nFAILED: {nb.relative_to(ROOT)}, {where}\n"
-                f"The partly executed notebook is {target}",
+                f"\nFAILED: {shown}, {where}\nThe partly executed notebook is {target}",
                 file=sys.stderr,
             )
             return 1
         except Exception as err:  # kernel missing, bad parameters, …
-            print(f"\nFAILED: {nb.relative_to(ROOT)}: {type(err).__name__}: {err}", file=sys.stderr)
+            print(f"\nFAILED: {shown}: {type(err).__name__}: {err}", file=sys.stderr)
             if "No such kernel" in str(err):
                 print("Register the course kernel with `make setup`.", file=sys.stderr)
             return 1
