@@ -208,7 +208,13 @@ MODEL_DEFAULTS: dict[str, dict] = {
         },
     },
     "gcnmf": {
-        "model": {"dim": 64, "n_layers": 2, "dropout": 0.1, "init_std": 0.03},
+        "model": {
+            "dim": 64,
+            "n_layers": 2,
+            "dropout": 0.1,
+            "init_std": 0.03,
+            "kernel_init": "identity",
+        },
         "fit": {
             "epochs": 300,
             "batch_size": 2048,

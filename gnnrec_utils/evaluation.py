@@ -31,6 +31,8 @@ Taught in ``notebooks/06_evaluation.ipynb``.
 
 from __future__ import annotations
 
+from gnnrec_utils._validate import index_array as _ids
+from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.constants import GENRES
 from gnnrec_utils.metrics import (
     TOP_K_METRICS,
@@ -83,30 +85,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _ids(x, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"{name} must lie in [0, {n}), got range [{arr.min()}, {arr.max()}]")
-    return arr
-
-
-def _indicator(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
-    """Binary CSR ``(n_users, n_items)``, 1.0 at every pair (duplicates collapse to 1)."""
-    u = _ids(users, n_users, "users")
-    i = _ids(items, n_items, "items")
-    if u.shape != i.shape:
-        raise ValueError(f"users and items differ in length: {u.size} vs {i.size}")
-    m = sp.csr_matrix((np.ones(u.size), (u, i)), shape=(n_users, n_items))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
 
 
 def _union(pairs: Sequence[tuple], n_users: int, n_items: int) -> sp.csr_matrix:

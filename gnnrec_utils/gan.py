@@ -46,6 +46,8 @@ Taught in ``notebooks/05_graph_gan.ipynb``.
 
 from __future__ import annotations
 
+from gnnrec_utils._validate import index_array as _ids
+from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.metrics import gini, top_k_items
 
 import math
@@ -55,7 +57,6 @@ from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse as sp
 import tensorflow as tf
 
 with warnings.catch_warnings():  # tqdm.auto warns once when ipywidgets is missing
@@ -83,29 +84,6 @@ __all__ = [
 
 BASELINES = ("loo", "ema", "none")
 _MASKED = -1e9  # logit of an excluded item: exp() underflows to exactly 0 in float32
-
-
-def _ids(x, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"{name} must lie in [0, {n}), got range [{arr.min()}, {arr.max()}]")
-    return arr
-
-
-def _indicator(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
-    u = _ids(users, n_users, "users")
-    i = _ids(items, n_items, "items")
-    if u.shape != i.shape:
-        raise ValueError("users and items must have the same length")
-    M = sp.csr_matrix((np.ones(u.size, dtype=np.float64), (u, i)), shape=(n_users, n_items))
-    M.sum_duplicates()
-    M.data[:] = 1.0
-    return M
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ Taught in ``notebooks/03_mf_recommendation.ipynb``.
 from __future__ import annotations
 
 from gnnrec_utils import graph as G
+from gnnrec_utils._validate import index_array as _ids
 
 from collections.abc import Sequence
 
@@ -42,18 +43,6 @@ __all__ = [
     "lightgcn_from_interactions",
     "gcnmf_from_interactions",
 ]
-
-
-def _ids(x, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"{name} must lie in [0, {n}), got range [{arr.min()}, {arr.max()}]")
-    return arr
 
 
 def _seed(seed: int | None, offset: int) -> int | None:
@@ -653,7 +642,9 @@ class GCNMF(_GraphRecommender):
     **Arguments**: ``adjacency`` (:math:`\hat A`, SciPy, shape ``(n_nodes, n_nodes)``), ``dim``
     (ego embedding size and every layer's width), ``n_layers``, ``activation`` (Keras name or
     callable; default LeakyReLU with slope 0.2), ``dropout``, ``normalize``, ``combine``,
-    ``init_std``, ``seed``, ``kernel``: ``"auto"`` (default) runs the layers' sparse product on
+    ``init_std``, ``seed``; ``kernel_init``: ``"glorot"`` (Spektral's default) or ``"identity"``
+    for the weight matrices; ``kernel_reg``: L2 weight on them (added to the training loss
+    through ``model.losses``); ``kernel``: ``"auto"`` (default) runs the layers' sparse product on
     :class:`~gnnrec_utils.graph.SparsePropagation` (CSR); ``"spektral"`` leaves Spektral's
     own ``tf.sparse.sparse_dense_matmul`` in place (same numbers, about 10× slower).
 
@@ -675,6 +666,8 @@ class GCNMF(_GraphRecommender):
         init_std: float = 0.1,
         seed: int | None = None,
         kernel: str = "auto",
+        kernel_init: str = "glorot",
+        kernel_reg: float = 0.0,
         name: str = "gcn_mf",
     ):
         super().__init__(n_users, n_items, dim, name=name)
@@ -700,13 +693,20 @@ class GCNMF(_GraphRecommender):
             shape=(n_nodes, self.dim),
             initializer=tf.keras.initializers.RandomNormal(stddev=init_std, seed=_seed(seed, 0)),
         )
+        if kernel_init not in ("glorot", "identity"):
+            raise ValueError(f"kernel_init must be 'glorot' or 'identity', got {kernel_init!r}")
         conv_class = _operator_gcn_conv()
         self.convs = [
             conv_class(
                 self.dim,
                 propagation=self._op,
                 activation=activation,
-                kernel_initializer=tf.keras.initializers.GlorotUniform(seed=_seed(seed, 1 + k)),
+                kernel_initializer=(
+                    tf.keras.initializers.GlorotUniform(seed=_seed(seed, 1 + k))
+                    if kernel_init == "glorot"
+                    else tf.keras.initializers.Identity()
+                ),
+                kernel_regularizer=tf.keras.regularizers.L2(kernel_reg) if kernel_reg else None,
                 name=f"gcn_conv_{k}",
             )
             for k in range(self.n_layers)

@@ -194,6 +194,8 @@ def _make_bpr_step(model, optimizer, reg: float):
             pos_s, neg_s, omega = model.bpr_terms(users, pos, neg, training=True)
             ranking = bpr_loss(pos_s, neg_s)
             loss = ranking + reg * omega / tf.cast(tf.shape(users)[0], tf.float32)
+            if model.losses:  # e.g. L2 on GCN weight matrices (kernel_regularizer)
+                loss += tf.add_n(model.losses)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss, ranking

@@ -213,6 +213,28 @@ def test_gcnmf_trains_its_gcn_weights_and_traces_once():
         assert not np.array_equal(v.numpy(), b), f"{v.name} was not trained"
 
 
+def test_gcnmf_identity_init_and_kernel_regulariser_reach_the_loss():
+    users, items, n_users, n_items = random_pairs(13)
+    model = models.gcnmf_from_interactions(
+        users, items, n_users, n_items, dim=8, seed=3, kernel_init="identity", kernel_reg=0.5
+    )
+    model.propagate()  # builds the GCNConv layers (Spektral creates weights on first call)
+    for conv in model.convs:
+        assert np.array_equal(conv.kernel.numpy(), np.eye(8, dtype=np.float32))
+    # L2(0.5) on two 8 x 8 identity kernels: 0.5 * (8 + 8)
+    assert np.isclose(float(tf.add_n(model.losses)), 0.5 * 16)
+    h = training.fit_bpr(model, users, items, epochs=1, batch_size=50, seed=0, progress=False)
+    unregularised = models.gcnmf_from_interactions(
+        users, items, n_users, n_items, dim=8, seed=3, kernel_init="identity"
+    )
+    h0 = training.fit_bpr(
+        unregularised, users, items, epochs=1, batch_size=50, seed=0, progress=False
+    )
+    assert h["loss"][0] > h0["loss"][0] + 1.0  # the penalty (about 8) is part of the loss
+    with pytest.raises(ValueError, match="kernel_init must be 'glorot' or 'identity'"):
+        models.gcnmf_from_interactions(users, items, n_users, n_items, kernel_init="zeros")
+
+
 def test_gcnmf_training_with_dropout_is_deterministic_given_seed():
     from gnnrec_utils.seeding import seed_everything
 
