@@ -16,7 +16,7 @@ export TF_ENABLE_ONEDNN_SPMM := 1
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 LINTED    := gnnrec_utils tests tools benchmarks
 
-.PHONY: help setup kernel data run quick test test-unit lint lab bench student report chromium notebooks \
+.PHONY: help setup kernel data run quick test test-unit lint lab bench bench-long student report chromium notebooks \
         clean-notebooks check-notebooks clean distclean
 
 help:  ## list the targets
@@ -52,7 +52,7 @@ lint: setup  ## ruff lint + format check, notebook hygiene
 
 test: data lint chromium  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests
 	GNNREC_QUICK=1 GNNREC_OUTPUT_DIR=$(CURDIR)/outputs/test $(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
-		--nbval-cell-timeout 900 tests $(NOTEBOOKS)
+		--nbval-cell-timeout 900 $(NOTEBOOKS) tests
 
 test-unit: setup  ## only the fast unit tests (seconds)
 	$(BIN)/python -m pytest -m unit tests
@@ -69,8 +69,13 @@ chromium:  ## install Debian's chromium for the report's browser test (root/CI; 
 student: setup  ## write the student edition (solutions replaced by stubs) into student/
 	$(BIN)/python tools/make_student.py --out student
 
-bench: setup  ## benchmark the propagation kernels (table for docs/benchmarks.md)
+bench: setup  ## benchmark the propagation kernels and training speed (docs/benchmarks.md, docs/recommenders.md)
 	$(BIN)/python benchmarks/bench_propagation.py
+	$(BIN)/python benchmarks/bench_training.py speed
+
+bench-long: setup  ## quality over 3 seeds (~30 min) and scaling to 1e7 edges (~20 min), docs/recommenders.md
+	$(BIN)/python benchmarks/bench_training.py quality
+	$(BIN)/python benchmarks/bench_training.py scaling
 
 notebooks: data  ## maintainers: re-execute notebooks in place with defaults and clean them
 	$(BIN)/python tools/run_notebooks.py --inplace
