@@ -57,8 +57,14 @@ test: data lint chromium  ## everything CI runs: lint, unit, data, notebook (pap
 test-unit: setup  ## only the fast unit tests (seconds)
 	$(BIN)/python -m pytest -m unit tests
 
-lab: setup  ## start JupyterLab on the course notebooks (pick the 'gnnrec' kernel)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+# `make lab LAB_DIR=student` opens the student edition; as root (containers) JupyterLab needs
+# --allow-root, added automatically.
+LAB_DIR   ?= notebooks
+LAB_ARGS  ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: setup  ## start JupyterLab on the course notebooks (LAB_DIR=student for the student edition)
+	@test -d "$(LAB_DIR)" || { echo "no folder '$(LAB_DIR)': for the student edition run 'make student' first"; exit 2; }
+	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
 report: setup  ## build the HTML report of the executed notebooks into report/ (after `make run`)
 	$(BIN)/python tools/build_report.py
