@@ -206,21 +206,40 @@ def _make_bpr_step(model, optimizer, reg: float):
 class BPREpochs:
     """One BPR training epoch at a time: the loop body of :func:`fit_bpr`, reusable on its own.
 
-    Holds the sampler, the ``np.random.default_rng(seed)`` stream, the Adam optimizer and the
-    traced step. ``run_epoch()`` returns ``(mean_loss, mean_bpr, seconds)``; ``max_batches``
-    stops early (for timing a few batches of a huge epoch), and the mean is then over the
-    batches that ran. ``tracing_count`` is how often the step was traced (1 = never again).
+    Holds the sampler (a :class:`NegativeSampler` unless ``sampler`` is given: any object with
+    its ``sample(users, rng) -> items`` method), the ``np.random.default_rng(seed)`` stream, the
+    Adam optimizer and the traced step. ``run_epoch()`` returns ``(mean_loss, mean_bpr,
+    seconds)``; ``max_batches`` stops early (for timing a few batches of a huge epoch), and the
+    mean is then over the batches that ran. ``tracing_count`` is how often the step was traced
+    (1 = never again).
     """
 
     def __init__(
-        self, model, users, items, *, batch_size=2048, lr=1e-3, reg=1e-4, n_negatives=1, seed=0
+        self,
+        model,
+        users,
+        items,
+        *,
+        batch_size=2048,
+        lr=1e-3,
+        reg=1e-4,
+        n_negatives=1,
+        seed=0,
+        sampler=None,
     ):
         self.model = model
         self.users = np.asarray(users)
         self.items = np.asarray(items)
         self.batch_size, self.n_negatives = int(batch_size), int(n_negatives)
         self.rng = np.random.default_rng(seed)
-        self.sampler = NegativeSampler(self.users, self.items, model.n_users, model.n_items)
+        if sampler is None:
+            sampler = NegativeSampler(self.users, self.items, model.n_users, model.n_items)
+        elif not callable(getattr(sampler, "sample", None)):
+            raise TypeError(
+                f"sampler must have a sample(users, rng) method like training.NegativeSampler, "
+                f"got {type(sampler).__name__}"
+            )
+        self.sampler = sampler
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=lr)
         self.step = _make_bpr_step(model, self.optimizer, reg)
 
@@ -262,6 +281,7 @@ def fit_bpr(
     lr: float = 1e-3,
     reg: float = 1e-4,
     n_negatives: int = 1,
+    sampler=None,
     evaluator: Callable | None = None,
     monitor: str = "ndcg@20",
     eval_every: int = 5,
@@ -295,6 +315,9 @@ def fit_bpr(
 
     - ``model``: an :class:`~gnnrec_utils.models.EmbeddingRecommender`;
     - ``users``, ``items``: training positives (0-based int arrays, same length);
+    - ``sampler``: the negative sampler (default: uniform :class:`NegativeSampler` over the
+      items the user has not interacted with); anything with ``sample(users, rng) -> items``,
+      e.g. the popularity-biased sampler of notebook 03's Exercise 3.2;
     - ``max_seconds``: stop once this many training seconds (evaluation excluded) are spent;
     - ``test_evaluator``: evaluated at the same times as ``evaluator`` and only *recorded*;
     - ``progress``: show a tqdm bar (``desc`` its label).
@@ -321,6 +344,7 @@ def fit_bpr(
         reg=reg,
         n_negatives=n_negatives,
         seed=seed,
+        sampler=sampler,
     )
 
     history: dict = {

@@ -213,6 +213,36 @@ def test_gcnmf_trains_its_gcn_weights_and_traces_once():
         assert not np.array_equal(v.numpy(), b), f"{v.name} was not trained"
 
 
+def test_fit_bpr_uses_a_custom_sampler():
+    users, items, n_users, n_items = random_pairs(14)
+
+    class LastItem:  # every negative is the last item (a deliberately bad sampler)
+        calls = 0
+
+        def sample(self, u, rng):
+            LastItem.calls += 1
+            return np.full(np.asarray(u).shape, n_items - 1)
+
+    model = models.BPRMF(n_users, n_items, dim=4, seed=0)
+    h = training.fit_bpr(
+        model,
+        users,
+        items,
+        epochs=10,
+        batch_size=64,
+        lr=0.05,
+        sampler=LastItem(),
+        seed=0,
+        progress=False,
+    )
+    assert LastItem.calls == 10 and len(h["loss"]) == 10
+    # trained to rank every positive above item n_items - 1: it ends last for most users
+    scores = model.score_all_users()
+    assert (scores.argmin(axis=1) == n_items - 1).mean() > 0.9
+    with pytest.raises(TypeError, match="sample\\(users, rng\\) method"):
+        training.fit_bpr(model, users, items, epochs=1, sampler=object(), progress=False)
+
+
 def test_gcnmf_identity_init_and_kernel_regulariser_reach_the_loss():
     users, items, n_users, n_items = random_pairs(13)
     model = models.gcnmf_from_interactions(
