@@ -550,9 +550,8 @@ def run_seeds(
         raise ValueError(f"deterministic names not in factories: {sorted(unknown)}")
     plan = [(n, s) for n in factories for s in (seeds[:1] if n in deterministic else seeds)]
     rows = []
-    with warnings.catch_warnings():  # tqdm.auto warns once when ipywidgets is missing
-        warnings.simplefilter("ignore")
-        from tqdm.auto import tqdm
+    from gnnrec_utils._progress import tqdm
+
     bar = tqdm(total=len(plan), desc="runs", disable=not progress, mininterval=1.0)
     for name, seed in plan:
         factory = factories[name]

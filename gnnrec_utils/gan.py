@@ -46,22 +46,18 @@ Taught in ``notebooks/05_graph_gan.ipynb``.
 
 from __future__ import annotations
 
+from gnnrec_utils._progress import tqdm
 from gnnrec_utils._validate import index_array as _ids
 from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.metrics import gini, top_k_items
 
 import math
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
-
-with warnings.catch_warnings():  # tqdm.auto warns once when ipywidgets is missing
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
 
 __all__ = [
     "BASELINES",

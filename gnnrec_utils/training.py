@@ -26,19 +26,16 @@ Taught in ``notebooks/03_mf_recommendation.ipynb``.
 
 from __future__ import annotations
 
+from gnnrec_utils._progress import tqdm
+
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-
-with warnings.catch_warnings():  # tqdm.auto warns once when ipywidgets is missing
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
 
 __all__ = [
     "NegativeSampler",
