@@ -51,7 +51,7 @@ lint: setup  ## ruff lint + format check, notebook hygiene
 	$(BIN)/python tools/clean_notebook.py --check notebooks/*.ipynb
 
 test: data lint chromium  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests
-	GNNREC_QUICK=1 GNNREC_OUTPUT_DIR=$(CURDIR)/outputs/test $(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
+	GNNREC_QUICK=1 GNNREC_PROGRESS=summary GNNREC_OUTPUT_DIR=$(CURDIR)/outputs/test $(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
 		--nbval-cell-timeout 900 $(NOTEBOOKS) tests
 
 test-unit: setup  ## only the fast unit tests (seconds)

@@ -5,7 +5,10 @@
 
 Keeps outputs; removes papermill/execution metadata and volatile notebook metadata; sets the
 kernelspec to the course kernel; renumbers execution counts 1..N in order; fails on error
-outputs, TensorFlow log noise and machine paths in outputs.
+outputs, TensorFlow log noise, machine paths and unfinished progress bars in outputs (a bar
+frozen at "0%|", a text bar stopped short of 100 %, or a tqdm widget, whose saved form is only
+the text it showed when created; executed through tools/run_notebooks.py, which sets
+GNNREC_PROGRESS=summary, a loop leaves one finished line instead).
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from pathlib import Path
 KERNELSPEC = {"name": "gnnrec", "display_name": "gnnrec", "language": "python"}
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:home|root|tmp|Users|work|mnt)/[\w.-]+/")
 NOISE = ("absl::InitializeLog", "cudart_stub", "oneDNN custom operations")
+#: A tqdm bar frame ("BPR-MF:  40%|████      | 120/300 [...]"): the percentage before "%|".
+BAR_FRAME = re.compile(r"(?<![\d.])(\d{1,3})%\|")
+#: The repository's hook: a bar frozen at 0 % anywhere in the stored text.
+FROZEN_BAR = re.compile(r"(?<!\d)0%\|")
+WIDGET = "application/vnd.jupyter.widget-view+json"
 CELL_KEYS_DROPPED = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
 
 
@@ -41,7 +49,24 @@ def problems(nb: dict) -> list[str]:
                 found.append(f"cell {index}: machine path in output ({match.group(0)}…)")
             if any(n in text for n in NOISE):
                 found.append(f"cell {index}: TensorFlow log noise in output")
+            found.extend(f"cell {index}: {p}" for p in unfinished_bars(out))
     return found
+
+
+def unfinished_bars(output: dict) -> list[str]:
+    """Progress bars in one output that a reader would see unfinished (see the module doc)."""
+    text = _text_of(output)
+    if WIDGET in output.get("data", {}) and BAR_FRAME.search(text):
+        return [
+            "progress bar stored as a widget (a saved notebook shows its empty text form); "
+            "execute with tools/run_notebooks.py (GNNREC_PROGRESS=summary)"
+        ]
+    if FROZEN_BAR.search(text):
+        return ["progress bar frozen at 0%|"]
+    stopped = sorted({int(m) for m in BAR_FRAME.findall(text)} - {100})
+    if stopped:
+        return [f"progress bar stored at {stopped[0]}%|, never finished"]
+    return []
 
 
 def clean(nb: dict) -> dict:

@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # The kernel inherits this: training loops print one finished line, not a widget whose
+    # saved form is a bar frozen at "0%|" (gnnrec_utils/_progress.py).
+    os.environ.setdefault("GNNREC_PROGRESS", "summary")
     import papermill as pm
 
     out_dir = Path(args.output_dir).resolve()

@@ -80,3 +80,69 @@ def test_no_pip_install_or_absolute_paths_in_code(path):
         src = _source(cell)
         assert "pip install" not in src, "no installs inside notebooks"
         assert not re.search(r"['\"]/(home|root|tmp|work|Users)/", src), "no machine paths"
+
+
+def _stream(text, name="stdout"):
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def _widget_bar(text):
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "f3d6", "version_major": 2},
+            "text/plain": [text],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "output, expected",
+    [
+        (_widget_bar("BPR-MF:   0%|          | 0/300 [00:00<?, ?it/s]"), "stored as a widget"),
+        (_stream("GCN:   0%|          | 0/10 [00:00<?, ?it/s]", "stderr"), "frozen at 0%|"),
+        (_stream("\rx:   0%|   | 0/4\rx:  50%|#  | 2/4\rx: 100%|###| 4/4\n"), "frozen at 0%|"),
+        (_stream("LightGCN:  40%|████      | 120/300 [00:33<00:50, 3.61it/s]"), "at 40%|"),
+    ],
+    ids=["widget", "text-0%", "carriage-return-frames", "text-40%"],
+)
+def test_cleaner_rejects_a_progress_bar_that_never_finished(output, expected):
+    nb = {"cells": [{"cell_type": "code", "source": "fit()", "outputs": [output]}]}
+    found = clean_notebook.problems(nb)
+    assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BPR-MF: 100%|██████████| 300/300 [01:23<00:00, 3.61it/s, loss=0.1234]\n",
+        "LightGCN: stopped at 120/300 [00:33, 3.61it/s, loss=0.1234]\n",
+        "coverage 10%, recall 20% | precision 30%\n",
+    ],
+    ids=["finished-bar", "summary-of-early-stop", "percentages-in-text"],
+)
+def test_cleaner_accepts_finished_bars_and_summary_lines(text):
+    nb = {"cells": [{"cell_type": "code", "source": "fit()", "outputs": [_stream(text)]}]}
+    assert clean_notebook.problems(nb) == []
+
+
+def test_cleaner_check_exits_1_on_a_frozen_bar(tmp_path, capsys):
+    path = tmp_path / "01_x.ipynb"
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "metadata": {},
+                "source": "fit()",
+                "outputs": [_widget_bar("MF:   0%|          | 0/100 [00:00<?, ?it/s]")],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(clean_notebook.dumps(clean_notebook.clean(nb)))
+    assert clean_notebook.main(["--check", str(path)]) == 1
+    assert "progress bar stored as a widget" in capsys.readouterr().out
