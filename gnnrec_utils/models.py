@@ -624,12 +624,12 @@ class GCNMF(_GraphRecommender):
     r"""GCN + MF, the article's two-stage design: GCN layers make the vectors, a dot product scores.
 
     Spektral's ``GCNConv`` layers, with weights and a non-linearity, run on the renormalised
-    bipartite graph :math:`\hat A = \tilde D^{-1/2}(A + I)\tilde D^{-1/2}`
+    bipartite graph :math:`\tilde A = \tilde D^{-1/2}(A + I)\tilde D^{-1/2}`
     (:func:`gnnrec_utils.graph.gcn_operator`):
 
     .. math::
         H^{(0)} = E^{(0)}, \qquad
-        H^{(l+1)} = \sigma\big(\hat A H^{(l)} W^{(l)} + \mathbf b^{(l)}\big), \qquad
+        H^{(l+1)} = \sigma\big(\tilde A H^{(l)} W^{(l)} + \mathbf b^{(l)}\big), \qquad
         \mathbf e_v = \big[\,\mathbf h^{(0)}_v \,\Vert\, \tilde{\mathbf h}^{(1)}_v \,\Vert\, \dots
         \Vert\, \tilde{\mathbf h}^{(L)}_v\big], \qquad s_{ui} = \mathbf e_u^\top \mathbf e_i
 
@@ -639,9 +639,10 @@ class GCNMF(_GraphRecommender):
     the bi-interaction term: a baseline with the weight matrices and non-linearities that
     LightGCN removes.
 
-    **Arguments**: ``adjacency`` (:math:`\hat A`, SciPy, shape ``(n_nodes, n_nodes)``), ``dim``
-    (ego embedding size and every layer's width), ``n_layers``, ``activation`` (Keras name or
-    callable; default LeakyReLU with slope 0.2), ``dropout``, ``normalize``, ``combine``,
+    **Arguments**: ``adjacency`` (:math:`\tilde A`, kept as ``A_tilde``; SciPy, shape
+    ``(n_nodes, n_nodes)``), ``dim`` (ego embedding size and every layer's width),
+    ``n_layers``, ``activation`` (Keras name or callable; default LeakyReLU with slope 0.2),
+    ``dropout``, ``normalize``, ``combine``,
     ``init_std``, ``seed``; ``kernel_init``: ``"glorot"`` (Spektral's default) or ``"identity"``
     for the weight matrices; ``kernel_reg``: L2 weight on them (added to the training loss
     through ``model.losses``); ``kernel``: ``"auto"`` (default) runs the layers' sparse product on
@@ -676,9 +677,9 @@ class GCNMF(_GraphRecommender):
         n_nodes = self.n_users + self.n_items
         self.n_layers = int(n_layers)
         self.normalize, self.combine, self.dropout_rate = bool(normalize), combine, float(dropout)
-        self.A_hat = _as_csr(adjacency, n_nodes, "adjacency")
-        self._op = None if kernel == "spektral" else G.to_tf_operator(self.A_hat, kernel=kernel)
-        coo = self.A_hat.tocoo()
+        self.A_tilde = _as_csr(adjacency, n_nodes, "adjacency")
+        self._op = None if kernel == "spektral" else G.to_tf_operator(self.A_tilde, kernel=kernel)
+        coo = self.A_tilde.tocoo()
         self._A_tensor = tf.sparse.reorder(
             tf.SparseTensor(
                 np.stack([coo.row, coo.col], axis=1).astype(np.int64),

@@ -133,13 +133,13 @@ def test_gcnmf_forward_equals_numpy_reference(data, gcnmf):
     A = dense_lightgcn_operator(users, items, N_USERS, N_ITEMS)  # structure only
     A = (A > 0).astype(float) + np.eye(N_USERS + N_ITEMS)
     d = A.sum(1)
-    A_hat = A / np.sqrt(d)[:, None] / np.sqrt(d)[None, :]
-    np.testing.assert_allclose(gcnmf.A_hat.toarray(), A_hat, atol=1e-12)
+    A_tilde = A / np.sqrt(d)[:, None] / np.sqrt(d)[None, :]
+    np.testing.assert_allclose(gcnmf.A_tilde.toarray(), A_tilde, atol=1e-12)
     h = gcnmf.embedding.numpy().astype(np.float64)
     outs = [h]
     for conv in gcnmf.convs:
         W, b = (w.numpy().astype(np.float64) for w in conv.weights)
-        z = A_hat @ h @ W + b
+        z = A_tilde @ h @ W + b
         h = np.where(z > 0, z, 0.2 * z)  # LeakyReLU(0.2)
         outs.append(h / np.linalg.norm(h, axis=1, keepdims=True))
     E = np.concatenate(outs, axis=1)
