@@ -13,10 +13,11 @@ once, in the order a reader meets it:
    feature column that copies a label column.
 2. **Label-scarcity splits** -- :func:`scarcity_splits`: fixed validation and test sets,
    nested training sets of 1 %, 5 %, ... of the labelled nodes, stratified by class.
-3. **Metrics** (NumPy) -- :func:`accuracy`, :func:`f1_scores` (micro and macro),
-   :func:`average_precision`, :func:`mean_average_precision`, :func:`predict_labels`,
-   :func:`evaluate` and :func:`metric_by_degree`; every metric takes a boolean ``mask`` or an
-   index array, so it is computed on the labelled nodes of one part only.
+3. **Metrics** (scikit-learn underneath) -- :func:`accuracy`, :func:`balanced_accuracy`,
+   :func:`roc_auc`, :func:`f1_scores` (micro and macro), :func:`average_precision`,
+   :func:`mean_average_precision`, :func:`predict_labels`, :func:`evaluate` and
+   :func:`metric_by_degree`; every metric takes a boolean ``mask`` or an index array, so it is
+   computed on the labelled nodes of one part only.
 4. **Baselines** (NumPy/SciPy/scikit-learn) -- :func:`majority_scores`,
    :func:`logistic_regression_scores` (features only) and :func:`label_propagation` (the graph
    only, no features).
@@ -29,6 +30,11 @@ once, in the order a reader meets it:
 6. **Experiments** -- :class:`GNNMethod` and the baselines share one signature
    ``method(task, split, seed) -> scores``; :func:`run_experiment` runs methods x fractions
    x seeds and :func:`summarise` reports mean +- std.
+
+Notation (one symbol per operator, as across the course): :math:`\tilde A = \tilde D^{-1/2}
+(A + I) \tilde D^{-1/2}` is the renormalised operator with self-loops of the GCN (Kipf &
+Welling), :math:`\hat A = D^{-1/2} A D^{-1/2}` the symmetric one without self-loops (label
+propagation's :math:`S`, LightGCN's operator).
 
 Conventions (those of :mod:`gnnrec_utils.graph`): users are nodes ``0 … n_users-1``, items
 ``n_users … n_users+n_items-1``. *Scores* are arrays of shape ``(n_nodes, n_classes)``: class
@@ -61,6 +67,8 @@ __all__ = [
     "build_node_task",
     "scarcity_splits",
     "accuracy",
+    "balanced_accuracy",
+    "roc_auc",
     "f1_scores",
     "average_precision",
     "mean_average_precision",
@@ -455,6 +463,58 @@ def accuracy(y_true, y_pred, mask=None) -> float:
     return float(np.mean(y_true[rows] == y_pred[rows]))
 
 
+def balanced_accuracy(y_true, y_pred, mask=None) -> float:
+    r"""Mean recall over the classes: :math:`\frac{1}{|C'|}\sum_{c \in C'} \frac{|\{v \in M:
+    y_v = c,\ \hat y_v = c\}|}{|\{v \in M: y_v = c\}|}`.
+
+    ``y_true``, ``y_pred``: class ids ``(n,)``; ``mask``: boolean ``(n,)`` or indices;
+    :math:`C'` = the classes present among the masked true labels (scikit-learn's
+    ``balanced_accuracy_score``). Unlike accuracy it does not reward the majority class:
+    predicting one class for every node gives exactly :math:`1/|C'|` (0.5 for gender) however
+    unbalanced the classes are. Range [0, 1]; NaN when the mask is empty.
+    """
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rows = _rows(y_true.shape[0], mask)
+    if rows.size == 0:
+        return float("nan")
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": intended
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(y_true[rows], y_pred[rows]))
+
+
+def roc_auc(y_true, scores, mask=None) -> float:
+    r"""Area under the ROC curve of class ids ``(n,)`` ranked by ``scores`` ``(n, C)``.
+
+    For each class :math:`c` the probability that a random node of class :math:`c` gets a
+    higher score :math:`s_{vc}` than a random node of another class (ties count one half),
+
+    .. math::
+        \mathrm{AUC}_c = \frac{1}{|P_c|\,|N_c|} \sum_{v \in P_c} \sum_{w \in N_c}
+        \big([s_{vc} > s_{wc}] + \tfrac12 [s_{vc} = s_{wc}]\big),
+
+    computed by scikit-learn's ``roc_auc_score``. Two classes: :math:`\mathrm{AUC}_1`
+    (the positive class is class 1); more: the unweighted mean over the classes that have
+    both members and non-members among the masked nodes (one-vs-rest macro average, which
+    equals ``roc_auc_score(..., multi_class="ovr")`` when every class is present).
+    Threshold-free and insensitive to the class balance: constant scores (the majority vote)
+    give exactly 0.5, a perfect ranking 1. Range [0, 1]; NaN if no class qualifies.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y_true, S = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
+    if S.ndim != 2 or S.shape[0] != y_true.shape[0]:
+        raise ValueError(f"scores must have shape ({y_true.shape[0]}, n_classes), got {S.shape}")
+    rows = _rows(y_true.shape[0], mask)
+    y, S = y_true[rows], S[rows]
+    classes = [1] if S.shape[1] == 2 else range(S.shape[1])
+    aucs = [roc_auc_score(y == c, S[:, c]) for c in classes if 0 < np.sum(y == c) < y.size]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
 def _as_binary(y, n_classes: int | None) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 1:
@@ -477,8 +537,11 @@ def f1_scores(y_true, y_pred, mask=None, n_classes: int | None = None) -> dict[s
     the masked nodes (a class absent from both has no defined F1; scikit-learn's default for
     multiclass does the same). For multiclass labels micro-F1 equals accuracy. Macro-F1
     weighs every class equally, so it exposes a classifier that ignores the small classes.
-    Range [0, 1].
+    Computed by scikit-learn's ``f1_score`` restricted to ``labels=`` :math:`C'`.
+    Range [0, 1]; NaN when no class qualifies (e.g. an empty mask).
     """
+    from sklearn.metrics import f1_score
+
     T, P = _as_binary(y_true, n_classes), _as_binary(y_pred, n_classes)
     k = max(T.shape[1], P.shape[1])
     if T.shape[1] < k or P.shape[1] < k:  # class ids: pad the narrower one-hot
@@ -486,14 +549,13 @@ def f1_scores(y_true, y_pred, mask=None, n_classes: int | None = None) -> dict[s
         P = np.pad(P, ((0, 0), (0, k - P.shape[1])))
     rows = _rows(T.shape[0], mask)
     T, P = T[rows], P[rows]
-    tp = (T & P).sum(axis=0).astype(np.float64)
-    fp = (~T & P).sum(axis=0).astype(np.float64)
-    fn = (T & ~P).sum(axis=0).astype(np.float64)
-    denom = 2 * tp + fp + fn
-    present = denom > 0
-    macro = float(np.mean(2 * tp[present] / denom[present])) if present.any() else float("nan")
-    micro = float(2 * tp.sum() / denom.sum()) if denom.sum() > 0 else float("nan")
-    return {"micro_f1": micro, "macro_f1": macro}
+    present = np.flatnonzero((T | P).any(axis=0))
+    if present.size == 0:
+        return {"micro_f1": float("nan"), "macro_f1": float("nan")}
+    return {
+        f"{avg}_f1": float(f1_score(T, P, average=avg, labels=present, zero_division=0.0))
+        for avg in ("micro", "macro")
+    }
 
 
 def average_precision(y_true, scores) -> float:
@@ -504,20 +566,15 @@ def average_precision(y_true, scores) -> float:
 
     over the distinct score thresholds taken from high to low, :math:`P_n, R_n` the precision
     and recall of "score >= threshold n" (tied scores enter together, so a constant score
-    gives AP = prevalence). Range [0, 1]; NaN if there is no positive.
+    gives AP = prevalence). Computed by scikit-learn's ``average_precision_score``.
+    Range [0, 1]; NaN if there is no positive.
     """
+    from sklearn.metrics import average_precision_score
+
     y = np.asarray(y_true).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    n_pos = int(y.sum())
-    if n_pos == 0:
+    if not y.any():
         return float("nan")
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last index of each tie group
-    tp = np.cumsum(y)[last].astype(np.float64)
-    precision = tp / (last + 1)
-    recall = tp / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_score(y, np.asarray(scores, dtype=np.float64)))
 
 
 def mean_average_precision(Y_true, scores, mask=None) -> float:
@@ -558,8 +615,13 @@ def predict_labels(scores, kind: str, threshold: float = 0.5) -> np.ndarray:
 def evaluate(task: NodeTask, scores, nodes) -> dict[str, float]:
     """The task's metrics on the given labelled nodes (ids or boolean mask over all nodes).
 
-    - multiclass: ``accuracy``, ``macro_f1``;
+    - multiclass: ``accuracy``, ``balanced_accuracy``, ``roc_auc`` (from the scores, no
+      threshold) and ``macro_f1``;
     - multilabel: ``micro_f1``, ``macro_f1``, ``map`` (mean average precision).
+
+    On unbalanced classes (gender: 71 % men) accuracy alone hides a classifier that predicts
+    the majority for everyone; balanced accuracy (0.5 for it) and ROC-AUC (0.5 for any
+    constant score) do not. Notebook 04, section 5.5, reads the gender task with all three.
     """
     S = np.asarray(scores)
     if S.shape != (task.n_nodes, task.n_classes):
@@ -570,6 +632,8 @@ def evaluate(task: NodeTask, scores, nodes) -> dict[str, float]:
     if task.kind == "multiclass":
         return {
             "accuracy": accuracy(y, pred),
+            "balanced_accuracy": balanced_accuracy(y, pred),
+            "roc_auc": roc_auc(y, S[nodes]),
             "macro_f1": f1_scores(y, pred, n_classes=task.n_classes)["macro_f1"],
         }
     f1 = f1_scores(y, pred)
@@ -700,12 +764,13 @@ def label_propagation(
         F^{(0)} = Y_0, \qquad F^{(t+1)} = \alpha S F^{(t)} + (1 - \alpha) Y_0
         \;\xrightarrow{t\to\infty}\; F^* = (1 - \alpha)(I - \alpha S)^{-1} Y_0 ,
 
-    with :math:`S = D^{-1/2} A D^{-1/2}` (no self-loops) and :math:`Y_0` the one-hot / 0-1
-    labels of the training nodes (zero rows elsewhere). Each step passes every node's current
-    scores to its neighbours (weight :math:`\alpha`) and pulls the training nodes back to their
-    labels (weight :math:`1-\alpha`). For :math:`0 \le \alpha < 1` it converges because the
-    eigenvalues of :math:`S` lie in :math:`[-1, 1]`; the error shrinks like :math:`\alpha^t`.
-    No features, no training: the graph alone.
+    with :math:`S = \hat A = D^{-1/2} A D^{-1/2}` (the course's :math:`\hat A`: no self-loops)
+    and :math:`Y_0` the one-hot / 0-1 labels of the training nodes (zero rows elsewhere). Each
+    step passes every node's current scores to its neighbours (weight :math:`\alpha`) and
+    pulls the training nodes back to their labels (weight :math:`1-\alpha`). For
+    :math:`0 \le \alpha < 1` it converges because the eigenvalues of :math:`S` lie in
+    :math:`[-1, 1]`; the error shrinks like :math:`\alpha^t`. No features, no training: the
+    graph alone.
 
     **Input**: ``S`` ``(n, n)`` sparse, ``Y0`` ``(n, k)``. **Output**: ``(F, n_iterations)``.
 
@@ -773,6 +838,9 @@ def masked_cross_entropy(targets, logits, mask, kind: str):
 
     **Input**: ``targets`` and ``logits`` ``(n_nodes, n_classes)``, ``mask`` ``(n_nodes,)``
     0/1 or bool. **Output**: scalar tensor (0 if the mask is empty).
+
+    Checked against NumPy in notebook 04, section 3.2, and written out as two lines of plain
+    TensorFlow in section 3.3 ("A GCN from scratch").
     """
     import tensorflow as tf
 
@@ -807,16 +875,17 @@ def _keras_classes() -> dict[str, Any]:
     from spektral.layers import GCNConv, GraphSageConv
 
     class PropagatedGCNConv(GCNConv):
-        r"""Spektral's ``GCNConv`` with :math:`\hat A` held by the layer, not passed as input.
+        r"""Spektral's ``GCNConv`` with :math:`\tilde A` held by the layer, not passed as input.
 
         .. math::
-            X' = \sigma(\hat A X W + b), \qquad \hat A = \tilde D^{-1/2}(A + I)\tilde D^{-1/2}
+            X' = \sigma(\tilde A X W + b), \qquad
+            \tilde A = \tilde D^{-1/2}(A + I)\tilde D^{-1/2}
 
         Same weights, same initialisation and same formula as ``GCNConv`` (the unit tests
-        compare the two outputs); only the sparse product :math:`\hat A (XW)` is computed by
+        compare the two outputs); only the sparse product :math:`\tilde A (XW)` is computed by
         ``propagation`` -- a :class:`gnnrec_utils.graph.SparsePropagation` (TensorFlow's CSR
         kernel, several times faster on CPU than ``tf.sparse.sparse_dense_matmul``) -- or
-        skipped when ``propagation`` is None (:math:`\hat A = I`: a dense layer).
+        skipped when ``propagation`` is None (:math:`\tilde A = I`: a dense layer).
 
         **Input**: ``[x]``, ``x`` of shape ``(n_nodes, n_features)`` (dense, or a
         ``tf.SparseTensor`` such as :math:`X = I`). **Output**: ``(n_nodes, channels)``.
@@ -891,16 +960,21 @@ def _keras_classes() -> dict[str, Any]:
         r"""Kipf & Welling's two-layer GCN for node classification (logits out).
 
         .. math::
-            Z = \mathrm{softmax}\big(\hat A\, \mathrm{ReLU}(\hat A X W_0)\, W_1\big)
+            Z = \mathrm{softmax}\big(\tilde A\, \mathrm{ReLU}(\tilde A X W_0)\, W_1\big),
+            \qquad \tilde A = \tilde D^{-1/2}(A + I)\tilde D^{-1/2}
 
         (plus biases, dropout on the input of both layers, an L2 penalty on :math:`W_0`; the
         softmax -- or a sigmoid per label for multilabel tasks -- lives in the loss, so
-        ``call`` returns :math:`\hat A H W_1`). With ``propagation=None`` both
-        :math:`\hat A` become :math:`I` and the model is the **feature-only MLP**
+        ``call`` returns :math:`\tilde A H W_1`). With ``propagation=None`` both
+        :math:`\tilde A` become :math:`I` and the model is the **feature-only MLP**
         :math:`\mathrm{softmax}(\mathrm{ReLU}(X W_0) W_1)` -- the same network without the graph.
 
         **Input**: ``x`` ``(n_nodes, n_features)``. **Output**: logits ``(n_nodes, n_classes)``.
         ``dropout_seed`` (optional, ``(2,)`` int64) makes the dropout masks reproducible.
+
+        Written out in plain TensorFlow in notebook 04, section 3.3 ("A GCN from scratch"),
+        which checks that one training step of that version, of this class under
+        :class:`FullBatchTrainer` and of Spektral's ``GCNConv`` give the same loss and weights.
 
         Reference: Kipf & Welling (2017), "Semi-Supervised Classification with Graph
         Convolutional Networks", ICLR, eq. 9.
@@ -926,7 +1000,7 @@ def _keras_classes() -> dict[str, Any]:
             self.conv1 = PropagatedGCNConv(n_classes, propagation)
 
         def embed(self, x, training=False, dropout_seed=None):
-            """The hidden layer :math:`H = \\mathrm{ReLU}(\\hat A X W_0)`."""
+            """The hidden layer :math:`H = \\mathrm{ReLU}(\\tilde A X W_0)`."""
             if not isinstance(x, tf.SparseTensor):  # no dropout on a sparse X = I
                 x = dropout(x, self.rate, self.drop0, training, dropout_seed, 0)
             return self.conv0([x])
@@ -1034,6 +1108,7 @@ class FitResult(NamedTuple):
     epochs: int  # epochs run before early stopping
     history: pd.DataFrame  # train_loss, valid_loss per epoch
     seconds: float
+    stopped_early: bool  # True: patience ran out; False: the max_epochs cap ended training
 
 
 class FullBatchTrainer:
@@ -1042,7 +1117,14 @@ class FullBatchTrainer:
     Every epoch is one Adam step on :func:`masked_cross_entropy` over the training nodes (plus
     the model's L2 penalties) and one evaluation pass without dropout, whose loss on the
     validation nodes drives early stopping: training stops after ``patience`` epochs without
-    a lower validation loss, and the weights of the best epoch are restored.
+    a lower validation loss, and the weights of the best epoch are restored. ``max_epochs`` is
+    only a safety cap: a run that reaches it has not converged (``FitResult.stopped_early`` is
+    False), and notebook 04 counts such runs.
+
+    One epoch's step, written out in plain TensorFlow (:math:`\tilde A X W`, ReLU, masked
+    cross-entropy, one ``tf.GradientTape`` Adam step), is in notebook 04, section 3.3 ("A GCN
+    from scratch"), which asserts that it gives the same loss and updated weights as epoch 1
+    of this trainer and as Spektral's ``GCNConv``.
 
     Speed matters because the notebook trains hundreds of small models on two CPU cores:
 
@@ -1068,8 +1150,8 @@ class FullBatchTrainer:
         features,
         kind: str,
         learning_rate: float = 0.01,
-        max_epochs: int = 200,
-        patience: int = 20,
+        max_epochs: int = 1000,
+        patience: int = 100,
     ):
         import tensorflow as tf
 
@@ -1171,7 +1253,9 @@ class FullBatchTrainer:
             },
             index=pd.RangeIndex(1, epochs + 1, name="epoch"),
         )
-        return FitResult(scores.numpy(), int(best_epoch), epochs, hist, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        stopped_early = epochs < self.max_epochs
+        return FitResult(scores.numpy(), int(best_epoch), epochs, hist, seconds, stopped_early)
 
     def predict(self) -> np.ndarray:
         """Scores of the current weights (eval mode): ``(n_nodes, n_classes)``."""
@@ -1188,14 +1272,19 @@ ARCHITECTURES = ("gcn", "sage", "mlp")
 class GNNMethod:
     """A trainable model as an experiment method: ``method(task, split, seed) -> scores``.
 
-    Keeps one :class:`FullBatchTrainer` per task (so each task's model is traced once) and
-    the last :class:`FitResult` per task in ``last``.
+    Keeps one :class:`FullBatchTrainer` per task (so each task's model is traced once), the
+    last :class:`FitResult` per task name in ``last`` and the very last one in ``last_fit``
+    (which :func:`run_experiment` records: epochs run, best epoch, stopped early or not).
 
     Args:
-        architecture: ``"gcn"`` (:class:`GCNClassifier` with the GCN operator), ``"mlp"``
-            (the same network with :math:`\\hat A = I`) or ``"sage"`` (:class:`SAGEClassifier`).
+        architecture: ``"gcn"`` (:class:`GCNClassifier` with the GCN operator
+            :math:`\\tilde A`), ``"mlp"`` (the same network with :math:`\\tilde A = I`) or
+            ``"sage"`` (:class:`SAGEClassifier`).
         hidden, dropout, l2: model size and regularisation;
         learning_rate, max_epochs, patience: see :class:`FullBatchTrainer`.
+        features: ``"task"`` (the task's own feature matrix) or ``"identity"`` (:math:`X = I`,
+            Kipf & Welling's featureless setting, :func:`structural_features`): the same model
+            and splits, the graph's structure as the only input.
     """
 
     def __init__(
@@ -1205,12 +1294,16 @@ class GNNMethod:
         dropout: float = 0.5,
         l2: float = 5e-4,
         learning_rate: float = 0.01,
-        max_epochs: int = 200,
-        patience: int = 20,
+        max_epochs: int = 1000,
+        patience: int = 100,
+        features: str = "task",
     ):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        if features not in ("task", "identity"):
+            raise ValueError(f"features must be 'task' or 'identity', got {features!r}")
         self.architecture = architecture
+        self.features = features
         self.model_kwargs = {"hidden": hidden, "dropout": dropout, "l2": l2}
         self.trainer_kwargs = {
             "learning_rate": learning_rate,
@@ -1219,6 +1312,7 @@ class GNNMethod:
         }
         self.trainers: dict[int, FullBatchTrainer] = {}
         self.last: dict[str, FitResult] = {}
+        self.last_fit: FitResult | None = None
 
     def trainer(self, task: NodeTask) -> FullBatchTrainer:
         """The (cached) trainer for ``task``."""
@@ -1235,9 +1329,10 @@ class GNNMethod:
                 mean = graph.normalized_adjacency(task.adjacency, "row", self_loops=True)
                 op = graph.to_tf_operator(mean)
                 build = lambda: classes["SAGEClassifier"](op, k, **self.model_kwargs)  # noqa: E731
-            self.trainers[key] = FullBatchTrainer(
-                build, task.features, task.kind, **self.trainer_kwargs
-            )
+            X = task.features
+            if self.features == "identity":
+                X, _ = structural_features(task.adjacency, task.n_users, "identity")
+            self.trainers[key] = FullBatchTrainer(build, X, task.kind, **self.trainer_kwargs)
             self._tasks = getattr(self, "_tasks", {})
             self._tasks[key] = task  # keep the task alive so its id is not reused
         return self.trainers[key]
@@ -1245,10 +1340,14 @@ class GNNMethod:
     def __call__(self, task: NodeTask, split: Split, seed: int) -> np.ndarray:
         result = self.trainer(task).fit(task.targets(), split, seed)
         self.last[task.name] = result
+        self.last_fit = result
         return result.scores
 
     def __repr__(self) -> str:
-        return f"GNNMethod({self.architecture!r}, {self.model_kwargs}, {self.trainer_kwargs})"
+        return (
+            f"GNNMethod({self.architecture!r}, {self.model_kwargs}, {self.trainer_kwargs}, "
+            f"features={self.features!r})"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -1274,9 +1373,11 @@ def run_experiment(
     scored on ``split.test`` with :func:`evaluate`.
 
     **Output**: one row per (task, method, fraction, seed) with the metrics, ``n_train`` and
-    ``seconds`` (wall time of the method).
+    ``seconds`` (wall time of the method); for a method that exposes its last
+    :class:`FitResult` as ``last_fit`` (a :class:`GNNMethod`), also ``epochs``, ``best_epoch``
+    and ``stopped_early`` (False: the run hit ``max_epochs`` before converging).
     """
-    from tqdm.auto import tqdm
+    from gnnrec_utils._progress import tqdm
 
     rows = []
     total = len(tasks) * len(seeds) * len(fractions) * len(methods)
@@ -1298,6 +1399,10 @@ def run_experiment(
                         }
                         row.update(evaluate(task, scores, split.test))
                         row["seconds"] = seconds
+                        fit = getattr(method, "last_fit", None)
+                        if isinstance(fit, FitResult):
+                            row["epochs"], row["best_epoch"] = fit.epochs, fit.best_epoch
+                            row["stopped_early"] = fit.stopped_early
                         rows.append(row)
                         bar.update()
     return pd.DataFrame(rows)
@@ -1311,6 +1416,7 @@ def summarise(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
     """
     keys = ["task", "method", "fraction"]
     if metrics is None:
-        metrics = [m for m in ("accuracy", "micro_f1", "macro_f1", "map") if m in results]
+        known = ("accuracy", "balanced_accuracy", "roc_auc", "micro_f1", "macro_f1", "map")
+        metrics = [m for m in known if m in results]
     grouped = results.groupby(keys, sort=False)[list(metrics)]
     return grouped.agg(["mean", "std", "count"]).rename(columns={"count": "n"}, level=1)

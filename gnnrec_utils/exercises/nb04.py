@@ -1,10 +1,27 @@
-"""Exercise checks for notebook 04 (node classification)."""
+"""Exercise checks for notebook 04 (node classification).
+
+- 4.1 :func:`check_occupation_task`: a 21-class occupation task without the occupation columns;
+- 4.2 :func:`check_small_validation`: a validation set no larger than the training set;
+- 4.3 :func:`check_degree_features`: log-degree and node type as the only features;
+- 4.4 :func:`check_residual_gcn`: the from-scratch GCN of section 3.3 with a skip connection.
+
+TensorFlow is imported only inside :func:`check_residual_gcn`.
+"""
 
 from __future__ import annotations
 
 from gnnrec_utils.exercises._base import _fail, _ok
 
+from collections.abc import Callable
+
 import numpy as np
+
+__all__ = [
+    "check_occupation_task",
+    "check_small_validation",
+    "check_degree_features",
+    "check_residual_gcn",
+]
 
 
 def check_occupation_task(task, user_features, user_feature_names) -> bool:
@@ -58,3 +75,70 @@ def check_degree_features(X, A, n_users: int) -> bool:
             _fail("4.3", "the degree column is not logged", "use log(1 + d), then scale")
         _fail("4.3", "X differs from nc.structural_features(A, n_users, 'degree')", "compare")
     return _ok("4.3", "log-degree and node type for every node")
+
+
+def check_residual_gcn(residual_gcn_logits: Callable) -> bool:
+    r"""Exercise 4.4: the two-layer GCN with a linear skip from each node's own features.
+
+    .. math::
+        Z = \tilde A\, \mathrm{ReLU}(\tilde A X W_0 + b_0)\, W_1 + b_1 + X W_s
+
+    The function is called as ``residual_gcn_logits(propagate, x, W0, b0, W1, b1, W_skip)``
+    with ``propagate`` the CSR operator :math:`M \mapsto \tilde A M` of a small random graph
+    (``graph.to_tf_operator``), ``x`` ``(n, d)`` and the weights as ``tf.Variable``; it must
+    return the logits ``(n, C)`` and let a ``tf.GradientTape`` reach ``W_skip``.
+    """
+    from gnnrec_utils import graph
+
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    R = (rng.random((6, 5)) < 0.5).astype(float)
+    R[np.arange(5), np.arange(5)] = 1.0  # no isolated node
+    a_tilde = graph.gcn_operator(graph.bipartite_adjacency(R))
+    propagate = graph.to_tf_operator(a_tilde)
+    n, d, hidden, k = a_tilde.shape[0], 3, 4, 2
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    arrays = [
+        rng.normal(size=s).astype(np.float32) for s in ((d, hidden), (hidden,), (hidden, k), (k,))
+    ]
+    W_s = rng.normal(size=(d, k)).astype(np.float32)
+    variables = [tf.Variable(w) for w in (*arrays, W_s)]
+    with tf.GradientTape() as tape:
+        out = residual_gcn_logits(propagate, tf.constant(X), *variables)
+        total = tf.reduce_sum(out) if tf.is_tensor(out) else None
+    grad = None if total is None else tape.gradient(total, variables[-1])
+    out = np.asarray(out, dtype=np.float64)
+
+    W0, b0, W1, b1 = (a.astype(np.float64) for a in arrays)
+    A = a_tilde.toarray()
+    H = np.maximum(A @ X @ W0 + b0, 0)
+    plain = A @ H @ W1 + b1
+    want = plain + X @ W_s
+    if out.shape != want.shape:
+        _fail(
+            "4.4",
+            f"logits of shape {out.shape}",
+            f"one row per node, one column per class: {want.shape}",
+        )
+    if np.allclose(out, want, atol=1e-4):
+        if grad is None:
+            _fail(
+                "4.4",
+                "the tape gets no gradient for W_skip",
+                "compute with TensorFlow ops (@, tf.nn.relu, propagate), not NumPy",
+            )
+        return _ok("4.4", "Z = Ã ReLU(Ã X W0 + b0) W1 + b1 + X W_skip, differentiable")
+    if np.allclose(out, plain, atol=1e-4):
+        _fail("4.4", "the output is the plain GCN's: the skip term is missing", "add x @ W_skip")
+    if np.allclose(out, plain + A @ X @ W_s, atol=1e-4):
+        _fail(
+            "4.4",
+            "the skip goes through Ã, so the node's own features are averaged away again",
+            "add x @ W_skip outside propagate(...)",
+        )
+    _fail(
+        "4.4",
+        "the logits differ from Ã ReLU(Ã X W0 + b0) W1 + b1 + X W_skip",
+        "compare term by term",
+    )

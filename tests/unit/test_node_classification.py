@@ -376,3 +376,102 @@ def test_metric_by_degree_and_evaluate_multilabel():
     assert m == {"micro_f1": 1.0, "macro_f1": 1.0, "map": 1.0}
     table = nc.metric_by_degree(task, {"perfect": perfect}, task.nodes, [0, 2, np.inf])
     assert table["nodes"].sum() == 8 and (table["perfect"].dropna() == 1.0).all()
+
+
+# --- threshold-free and balance-aware metrics (the gender audit of notebook 04) ------------
+
+
+def test_balanced_accuracy_and_roc_auc_match_sklearn_and_their_limits():
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(9)
+    y = (rng.random(300) < 0.29).astype(int)  # 71/29, like gender
+    p1 = np.clip(0.3 + 0.3 * (y - 0.29) + rng.normal(scale=0.25, size=300), 0, 1)
+    S = np.c_[1 - p1, p1]
+    mask = rng.random(300) < 0.6
+    pred = S.argmax(axis=1)
+    assert nc.balanced_accuracy(y, pred, mask) == pytest.approx(
+        balanced_accuracy_score(y[mask], pred[mask])
+    )
+    assert nc.roc_auc(y, S, mask) == pytest.approx(roc_auc_score(y[mask], p1[mask]))
+    # the majority vote: accuracy = share of the majority, balanced accuracy 1/2, AUC 1/2
+    majority = np.tile([0.71, 0.29], (300, 1))
+    assert nc.accuracy(y, majority.argmax(1)) == pytest.approx(np.mean(y == 0))
+    assert nc.balanced_accuracy(y, majority.argmax(1)) == 0.5
+    assert nc.roc_auc(y, majority) == 0.5
+    # a perfect ranking with a bad threshold: AUC 1 although accuracy is the majority's
+    assert nc.roc_auc(y, np.c_[1 - 0.1 * y, 0.1 * y]) == 1.0
+    assert np.isnan(nc.roc_auc(np.zeros(5, int), np.ones((5, 2))))  # one class only
+
+    y7 = rng.integers(0, 7, 400)
+    S7 = rng.dirichlet(np.ones(7), 400) + 0.3 * np.eye(7)[y7]
+    S7 /= S7.sum(axis=1, keepdims=True)
+    assert nc.roc_auc(y7, S7) == pytest.approx(roc_auc_score(y7, S7, multi_class="ovr"))
+    assert nc.balanced_accuracy(y7, S7.argmax(1)) == pytest.approx(
+        balanced_accuracy_score(y7, S7.argmax(1))
+    )
+
+
+def test_evaluate_multiclass_reports_balance_aware_metrics(sbm, sbm_split):
+    m = nc.evaluate(sbm, nc.majority_scores(sbm, sbm_split), sbm_split.test)
+    assert set(m) == {"accuracy", "balanced_accuracy", "roc_auc", "macro_f1"}
+    assert m["balanced_accuracy"] == pytest.approx(1 / N_CLASSES) and m["roc_auc"] == 0.5
+
+
+# --- convergence bookkeeping and the featureless variant ----------------------------------
+
+
+def test_run_experiment_records_epochs_and_whether_training_converged(sbm):
+    capped = nc.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=3, patience=100)
+    methods = {"capped": capped, "majority": nc.majority_scores}
+    res = nc.run_experiment([sbm], methods, [0.2], seeds=[0], progress=False).set_index("method")
+    assert res.loc["capped", "epochs"] == 3 and not res.loc["capped", "stopped_early"]
+    assert np.isnan(res.loc["majority", "epochs"])  # no training, nothing recorded
+    early = nc.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=500, patience=5)
+    early(sbm, nc.scarcity_splits(sbm, [0.2], seed=0)[0.2], 0)
+    fit = early.last_fit
+    assert fit.stopped_early and fit.epochs == fit.best_epoch + 5 < 500
+
+
+def test_identity_features_option_equals_the_featureless_task(sbm, sbm_split):
+    X, names = nc.structural_features(sbm.adjacency, sbm.n_users, "identity")
+    kw = dict(hidden=8, learning_rate=0.05, max_epochs=20, patience=5)
+    by_hand = nc.GNNMethod("gcn", **kw)(sbm.with_features(X, names), sbm_split, 3)
+    built_in = nc.GNNMethod("gcn", features="identity", **kw)(sbm, sbm_split, 3)
+    np.testing.assert_allclose(built_in, by_hand, atol=1e-6)
+    with pytest.raises(ValueError, match="features"):
+        nc.GNNMethod("gcn", features="degree")
+
+
+# --- the from-scratch step of notebook 04, section 3.3, equals the package's epoch 1 -------
+
+
+def test_plain_tensorflow_gcn_step_equals_the_trainers_first_epoch(sbm, sbm_split):
+    import tensorflow as tf
+
+    lr, l2, hidden = 0.05, 5e-4, 8
+    op = graph.to_tf_operator(graph.gcn_operator(sbm.adjacency))
+    trainer = nc.FullBatchTrainer(
+        lambda: nc.GCNClassifier(op, sbm.n_classes, hidden=hidden, dropout=0.0, l2=l2),
+        sbm.features, sbm.kind, learning_rate=lr, max_epochs=1,
+    )  # fmt: skip
+    trainer.reset(11)
+    params = [tf.Variable(w) for w in trainer.model.get_weights()]
+    W0, b0, W1, b1 = params
+    x, y = tf.constant(sbm.features), tf.constant(sbm.targets())
+    m = np.zeros(sbm.n_nodes, np.float32)
+    m[sbm_split.train] = 1.0
+    with tf.GradientTape() as tape:
+        h = tf.nn.relu(op(x @ W0) + b0)
+        logits = op(h @ W1) + b1
+        ce = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
+        loss = tf.reduce_sum(ce * m) / tf.reduce_sum(m)
+        total = loss + l2 * tf.reduce_sum(W0**2)
+    grads = tape.gradient(total, params)
+    tf.keras.optimizers.Adam(lr).apply_gradients(zip(grads, params, strict=True))
+
+    fit = trainer.fit(sbm.targets(), sbm_split, 11)
+    assert fit.epochs == 1 and not fit.stopped_early
+    assert fit.history["train_loss"].iloc[0] == pytest.approx(float(loss), rel=1e-6)
+    for ours, theirs in zip(params, trainer.model.get_weights(), strict=True):
+        np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-6)
