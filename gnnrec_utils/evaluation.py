@@ -440,7 +440,12 @@ def sampled_ranks(scores, users, items, negatives) -> np.ndarray:
 
 
 def sampled_ranking_metrics(
-    scores, truth: tuple, negatives, ks: Iterable[int] = (10,), average: str = "user"
+    scores,
+    truth: tuple,
+    negatives,
+    ks: Iterable[int] = (10,),
+    average: str = "user",
+    per_user: bool = False,
 ) -> dict:
     r"""Hit rate, NDCG and AUC at K when each test positive competes with ``m`` sampled
     negatives instead of the whole catalogue.
@@ -460,10 +465,14 @@ def sampled_ranking_metrics(
     such sampled metrics are biased estimates of their full-ranking counterparts and can
     even order two models differently; notebook 06 measures it on ML-100K.
 
-    **Output**: ``{"hit_rate@K": …, "ndcg@K": …, "auc": …, "n_pairs": …, "n_users": …}``.
+    **Output**: ``{"hit_rate@K": …, "ndcg@K": …, "auc": …, "n_pairs": …, "n_users": …}``;
+    with ``per_user=True`` each metric is instead a ``(n_users,)`` array of per-user means
+    (NaN for users without test positives), for paired tests over users.
     """
     if average not in ("user", "pair"):
         raise ValueError(f"average must be 'user' or 'pair', got {average!r}")
+    if per_user and average != "user":
+        raise ValueError("per_user=True needs average='user'")
     u = np.asarray(truth[0], dtype=np.int64)
     i = np.asarray(truth[1], dtype=np.int64)
     m = np.asarray(negatives).shape[1]
@@ -481,7 +490,13 @@ def sampled_ranking_metrics(
         users, inverse = np.unique(u, return_inverse=True)
         counts = np.bincount(inverse)
         for key, v in per_pair.items():
-            out[key] = float((np.bincount(inverse, weights=v) / counts).mean())
+            means = np.bincount(inverse, weights=v) / counts
+            if per_user:
+                full = np.full(np.asarray(negatives).shape[0], np.nan)
+                full[users] = means
+                out[key] = full
+            else:
+                out[key] = float(means.mean())
     out["n_pairs"] = int(u.size)
     out["n_users"] = int(np.unique(u).size)
     return out

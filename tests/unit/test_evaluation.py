@@ -157,6 +157,19 @@ def test_sampled_metrics_average_over_users_or_pairs():
     assert user_avg["hit_rate@1"] == 0.5 and np.isclose(pair_avg["hit_rate@1"], 2 / 3)
 
 
+def test_sampled_metrics_per_user_arrays_average_to_the_user_mean():
+    scores = np.array([[3.0, 2.0, 1.0, 0.0], [0.0, -1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]])
+    neg = np.array([[3], [0], [1]])
+    truth = (np.array([0, 0, 1]), np.array([0, 2, 1]))  # user 2 has no test positive
+    per = ev.sampled_ranking_metrics(scores, truth, neg, ks=1, per_user=True)
+    np.testing.assert_array_equal(per["hit_rate@1"], [1.0, 0.0, np.nan])
+    mean = ev.sampled_ranking_metrics(scores, truth, neg, ks=1)
+    for key in ("hit_rate@1", "ndcg@1", "auc"):
+        assert np.isclose(np.nanmean(per[key]), mean[key])
+    with pytest.raises(ValueError, match="per_user"):
+        ev.sampled_ranking_metrics(scores, truth, neg, ks=1, average="pair", per_user=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Comparison evaluator and the multi-seed runner
 # --------------------------------------------------------------------------------------------
