@@ -131,10 +131,12 @@ class DataFormatError(ValueError):
 
 
 class DataUnavailableError(RuntimeError):
-    """Every source of MovieLens-100K failed.
+    """MovieLens-100K cannot be loaded; the message names the path and a fix.
 
-    ``failures`` lists ``(source name, reason)`` for each source tried; the message also says
-    where to put an archive by hand (exact path and checksum).
+    Raised when every source failed — ``failures`` then lists ``(source name, reason)`` for
+    each source tried, and the message says where to put an archive by hand (exact path and
+    checksum) — and when the cache folder cannot be used: a cache path that is a folder, a
+    file that cannot be read, a folder that cannot be written (``failures`` is empty).
     """
 
     def __init__(self, message: str, failures: Sequence[tuple[str, str]] = ()):
@@ -208,7 +210,7 @@ def _download_grouplens(dest: Path) -> None:
 
 def _pip_download_recbole(dest: Path) -> None:
     """``pip download`` the recbole wheel (no dependencies, never installed) to ``dest``."""
-    workdir = Path(tempfile.mkdtemp(prefix=".pip-download-", dir=dest.parent))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{_PIP_PREFIX}{os.getpid()}-", dir=dest.parent))
     try:
         args = ["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"]
         args += ["--no-input", RECBOLE_REQUIREMENT, "-d", str(workdir)]
@@ -637,7 +639,9 @@ def _digest(path: Path, algorithm: str) -> str:
 def _temp_path(final: Path) -> Path:
     """A new empty temporary file next to ``final`` (same folder, so os.replace is atomic)."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{final.name}.{os.getpid()}.", suffix=_PART_SUFFIX, dir=final.parent
+    )
     os.close(handle)
     return Path(name)
 
@@ -661,8 +665,118 @@ def _write_atomic(final: Path, data: bytes) -> None:
         temp.unlink(missing_ok=True)
 
 
+_PART_SUFFIX = ".part"
+_PIP_PREFIX = ".pip-download-"
+#: A temporary file or pip folder whose process has gone, or older than this, is debris.
+STALE_AFTER_S = 2 * PIP_TIMEOUT_S
+
+
+def _folder_fix(path: Path) -> str:
+    return (
+        f"make it writable (e.g. `chmod -R u+w {path}`) or load into another folder with "
+        "GNNREC_DATA_DIR=<folder> (or data_dir=<folder>)"
+    )
+
+
+def _require_file_or_nothing(path: Path) -> None:
+    """A cache path must be a regular file or absent; a folder or device there is an error."""
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise DataUnavailableError(
+            f"MovieLens-100K cannot be loaded: {path} is {kind}; move it away (or delete it) "
+            "and load again"
+        )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DataUnavailableError(
+            f"MovieLens-100K cannot be loaded: cannot read {path} ({error.strerror}); make it "
+            f"readable (e.g. `chmod u+r {path}`) or load into another folder with "
+            "GNNREC_DATA_DIR=<folder> (or data_dir=<folder>)"
+        ) from None
+
+
+def _require_writable(folder: Path, why: str) -> None:
+    """Create ``folder`` if needed and prove a file can be created in it; else a clear error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=f".write-test.{os.getpid()}.", suffix=_PART_SUFFIX, dir=folder
+        )
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        where = folder if folder.exists() else next(p for p in folder.parents if p.exists())
+        raise DataUnavailableError(
+            f"MovieLens-100K cannot be loaded: {why}, but {folder} cannot be written "
+            f"({error.strerror}); {_folder_fix(where)}"
+        ) from None
+
+
+# Names of this module's temporaries: ".<file>.<pid>.<random>.part" (mkstemp's random part
+# has no dot) and ".pip-download-<pid>-<random>". Older names without a pid also match.
+_TEMPORARY = re.compile(
+    rf"\..+?(?:\.(?P<pid>\d+))?\.[A-Za-z0-9_]+{re.escape(_PART_SUFFIX)}"
+    rf"|{re.escape(_PIP_PREFIX)}(?:(?P<pip_pid>\d+)-)?[A-Za-z0-9_]+"
+)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(folders: Iterable[Path], say) -> None:
+    """Remove what a killed load left behind in ``folders``.
+
+    A temporary file (``.<name>.<pid>.<random>.part``) or pip folder
+    (``.pip-download-<pid>-<random>``) is removed when the process named in it is gone, or
+    when it is older than :data:`STALE_AFTER_S`; a concurrent load's temporaries (process
+    alive, recent) are left alone. Errors are ignored: a read-only folder keeps its debris
+    and the load goes on.
+    """
+    now = time.time()
+    removed = []
+    for folder in folders:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            match = _TEMPORARY.fullmatch(entry.name)
+            if match is None:
+                continue
+            pid = match.group("pid") or match.group("pip_pid")
+            try:
+                age = now - entry.lstat().st_mtime
+                alive = pid is None or _process_alive(int(pid))
+                if alive and age < STALE_AFTER_S:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            except OSError:
+                continue
+            removed.append(entry.name)
+    if removed:
+        say(f"MovieLens-100K: removed leftovers of an interrupted load: {', '.join(removed)}")
+
+
 def _warn(message: str) -> None:
-    warnings.warn(message, DataCacheWarning, stacklevel=2)
+    """Warn with the location of the first caller outside this module (the user's line)."""
+    level, frame = 1, sys._getframe(0)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DataCacheWarning, stacklevel=level)
 
 
 @dataclass(frozen=True)
@@ -675,6 +789,8 @@ def _read_cache(cache: Path, expected_hash: str) -> _Cached | None:
     """The verified canonical tables, or None (with a warning naming the bad file) if invalid."""
     record_path = cache / SOURCE_FILE
     paths = {name: cache / f"{name}.tsv" for name in TABLE_NAMES}
+    for path in (record_path, *paths.values()):
+        _require_file_or_nothing(path)
     present = [p for p in (record_path, *paths.values()) if p.exists()]
     if not present:
         return None  # first run: nothing to complain about
@@ -683,12 +799,12 @@ def _read_cache(cache: Path, expected_hash: str) -> _Cached | None:
         _warn(f"MovieLens-100K cache incomplete: {', '.join(missing)} missing; rebuilding")
         return None
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
+        record = json.loads(_read_bytes(record_path).decode("utf-8"))
         recorded = {name: record["files"][f"{name}.tsv"] for name in TABLE_NAMES}
     except (ValueError, KeyError, TypeError) as error:
         _warn(f"{record_path} is unreadable ({error!r}); rebuilding the cache")
         return None
-    files = {name: paths[name].read_bytes() for name in TABLE_NAMES}
+    files = {name: _read_bytes(paths[name]) for name in TABLE_NAMES}
     altered = [
         str(paths[name])
         for name in TABLE_NAMES
@@ -701,8 +817,17 @@ def _read_cache(cache: Path, expected_hash: str) -> _Cached | None:
         )
         return None
     actual = _hash_table_bytes(files)
-    if actual != expected_hash or record.get("content_sha256") != expected_hash:
-        _warn(f"{cache} has content hash {actual}, expected {expected_hash}; rebuilding the cache")
+    if actual != expected_hash:
+        _warn(
+            f"the tables in {cache} have content hash {actual}, expected {expected_hash}; "
+            "rebuilding the cache"
+        )
+        return None
+    if record.get("content_sha256") != expected_hash:
+        _warn(
+            f"{record_path} records content hash {record.get('content_sha256')!r}, expected "
+            f"{expected_hash} (the tables themselves match); rebuilding the cache"
+        )
         return None
     try:
         tables = _tables_from_bytes(files, str(cache))
@@ -714,6 +839,16 @@ def _read_cache(cache: Path, expected_hash: str) -> _Cached | None:
 
 def _write_cache(cache: Path, raw: Path, source: Source, files: dict[str, bytes]) -> dict:
     """Write the three tables and then SOURCE.json, each atomically; return the record."""
+    try:
+        return _write_cache_files(cache, raw, source, files)
+    except OSError as error:  # a full disk, a quota, a folder made read-only meanwhile
+        raise DataUnavailableError(
+            f"MovieLens-100K cannot be loaded: writing the cache in {cache} failed "
+            f"({error.strerror or error}); free some space or {_folder_fix(cache)}"
+        ) from None
+
+
+def _write_cache_files(cache: Path, raw: Path, source: Source, files: dict[str, bytes]) -> dict:
     for name in TABLE_NAMES:
         _write_atomic(cache / f"{name}.tsv", files[name])
     record = {
@@ -792,22 +927,36 @@ def _ensure(
     """Make the verified cache exist; return (tables, source name, cache folder)."""
     say = print if verbose else (lambda *args, **kwargs: None)
     cache, raw = root / CACHE_SUBDIR, root / RAW_SUBDIR
+    _remove_stale_temporaries((raw, cache), say)
     by_name = {source.name: source for source in sources}
     cached = _read_cache(cache, expected_hash)
-    if cached is not None:
-        source = by_name.get(cached.record.get("source"))
+    if cached is not None:  # verified tables: served as they are, never any network
+        name = str(cached.record.get("source", "unknown"))
+        source = by_name.get(name)
         archive = raw / source.filename if source else None
-        if archive and archive.is_file() and _digest(archive, source.algorithm) == source.checksum:
-            say(f"MovieLens-100K: verified cache {cache} (sha256 {expected_hash[:12]}…)")
-            return cached.tables, source.name, cache
-        if not (archive and archive.exists()):  # a present but altered archive: warned below
-            say(f"MovieLens-100K: tables in {cache} verified, raw archive missing; restoring it")
+        note = ""
+        if archive is None or not archive.exists():
+            note = "; raw archive absent (not needed while the tables verify)"
+        elif not archive.is_file():
+            _warn(f"{archive} is not a file; the verified tables in {cache} are used")
+        else:
+            actual = _digest(archive, source.algorithm)
+            if actual != source.checksum:
+                _warn(
+                    f"{archive} has {source.algorithm} {actual}, expected {source.checksum} "
+                    f"(truncated, altered or another version); the verified tables in {cache} "
+                    "are used, and the archive is replaced if the cache ever needs a rebuild"
+                )
+        say(f"MovieLens-100K: verified cache {cache} (sha256 {expected_hash[:12]}…){note}")
+        return cached.tables, name, cache
 
+    _require_writable(cache, f"the cache in {cache} must be built")
     failures: list[tuple[str, str]] = []
     verified_locally: set[str] = set()
     # 1. archives already in data/raw/ (no network)
     for source in sources:
         archive = raw / source.filename
+        _require_file_or_nothing(archive)
         if not archive.is_file():
             continue
         actual = _digest(archive, source.algorithm)
@@ -831,6 +980,8 @@ def _ensure(
         say("ok")
         return tables, source.name, cache
     # 2. fetch, in registry order
+    if any(source.name not in verified_locally for source in sources):
+        _require_writable(raw, f"the archive must be downloaded into {raw}")
     for source in sources:
         if source.name in verified_locally:
             continue  # a fetch would give the same verified bytes that just failed to parse
@@ -846,13 +997,6 @@ def _ensure(
         _write_cache(cache, raw, source, files)
         say(f"ok ({time.perf_counter() - start:.1f} s)")
         return tables, source.name, cache
-
-    if cached is not None:  # tables verified, only the raw archive could not be restored
-        _warn(
-            f"the tables in {cache} are verified but no raw archive could be restored "
-            f"({'; '.join(f'{n}: {r}' for n, r in failures)}); using the tables"
-        )
-        return cached.tables, str(cached.record.get("source", "unknown")), cache
     raise _unavailable(raw, failures, sources)
 
 
@@ -931,14 +1075,23 @@ def load_movielens(
 # Your own ratings files
 # --------------------------------------------------------------------------------------------
 
-_INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
+# Integer ids, optionally with a zero fraction: "13", "-2", "13.0" (pandas writes an integer
+# column that held a NaN as floats). No leading zeros, so "007" stays the text id "007".
+_INT_TEXT = re.compile(r"(-?(?:0|[1-9][0-9]*))(?:\.0+)?")
+# Values that pandas (and most spreadsheets) read as "missing"; never an id.
+_MISSING_IDS = frozenset(
+    ["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
+    + ["<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+)
 
 
 def _ids(values: list[str]) -> pd.Series:
-    """int64 if every id is plain integer text (so no leading zeros are lost), else str."""
-    if all(_INT_TEXT.fullmatch(v) for v in values):
+    """int64 if every id is integer text (``"13"`` or ``"13.0"``; no leading zeros, so none
+    are lost), else str exactly as written."""
+    matches = [_INT_TEXT.fullmatch(v) for v in values]
+    if all(matches):
         try:
-            return pd.Series(np.array([int(v) for v in values], dtype=np.int64))
+            return pd.Series(np.array([int(m.group(1)) for m in matches], dtype=np.int64))
         except OverflowError:
             pass
     return pd.Series(values, dtype=str)
@@ -991,7 +1144,11 @@ def read_interactions(path: str | os.PathLike) -> pd.DataFrame:
         sep = ","
     else:
         sep = "\t" if "\t" in header_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    # TSV has no quoting: a '"' in a free-text field is an ordinary character. (With CSV
+    # quoting, '"great film' on one line and 'so-so"' three lines later would silently merge
+    # the lines between them into one field.)
+    quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
     header = [name.strip() for name in next(reader)]
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
@@ -1005,7 +1162,24 @@ def read_interactions(path: str | os.PathLike) -> pd.DataFrame:
             )
     rows: list[list[str]] = []
     lines: list[int] = []
-    for row in reader:
+    last_line = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise DataFormatError(
+                f"{path}, line {last_line + 1}: {error} (an unmatched '\"'?)"
+            ) from None
+        first_line, last_line = last_line + 1, reader.line_num
+        if last_line > first_line and any("\n" in f or "\r" in f for f in row):
+            raise DataFormatError(
+                f"{path}, lines {first_line}-{last_line}: a quoted field runs over "
+                f"{last_line - first_line + 1} lines and would swallow rows (an unmatched "
+                "'\"'?); quote the whole field and double the quotes inside it, or save the "
+                "file as .tsv (read without quoting)"
+            )
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line
         if len(row) != len(header):
@@ -1022,6 +1196,13 @@ def read_interactions(path: str | os.PathLike) -> pd.DataFrame:
         empty = [i for i, value in enumerate(columns[required]) if value == ""]
         if empty:
             raise DataFormatError(f"{path}, line {lines[empty[0]]}: empty {required!r}")
+        missing = [i for i, value in enumerate(columns[required]) if value in _MISSING_IDS]
+        if missing:
+            value = columns[required][missing[0]]
+            raise DataFormatError(
+                f"{path}, line {lines[missing[0]]}: {required} {value!r} marks a missing value, "
+                f"not an id ({len(missing)} such row(s)); fill in the ids or drop those rows"
+            )
 
     out = {USER_COL: _ids(columns[USER_COL]), ITEM_COL: _ids(columns[ITEM_COL])}
     if RATING_COL in columns:

@@ -19,28 +19,54 @@ take the top K and compare with the held-out set :math:`R(u)`:
 
 each averaged over the users with :math:`R(u) \neq \emptyset` (binary relevance; ties broken
 towards the lower item index). The formulas are implemented, vectorised, in
-:mod:`gnnrec_utils.metrics`; :class:`RankingEvaluator` only builds the truth and exclusion
-masks once and calls :func:`gnnrec_utils.metrics.evaluate_ranking` (about 40 ms for
-943 × 1,682 on the course machine).
+:mod:`gnnrec_utils.metrics`; :class:`RankingEvaluator` builds the truth and exclusion masks
+once (sparse) and calls :func:`gnnrec_utils.metrics.evaluate_ranking` on batches of users, so
+its memory is bounded by :data:`EVAL_BATCH_BYTES` whatever the number of users (about 40 ms
+for 943 × 1,682 on the course machine, one batch).
 
 Command line
 ------------
 ::
 
-    python -m gnnrec_utils.evaluate --model {pop,bpr,lightgcn,gcnmf} \
+    python -m gnnrec_utils.evaluate --model {pop,ease,gf-cf,bpr,lightgcn,gcnmf} \
         --train TRAIN --valid VALID --test TEST [--seed N] [--epochs N] [--out metrics.json]
+        [--timings] [--quiet]
 
 Reads three interaction files (CSV/TSV with a header: ``user_id``, ``item_id``, optional
 ``rating`` and ``timestamp``; ids of any kind) with
 :func:`gnnrec_utils.data.read_interactions`, maps ids to indices (sorted raw ids: integers
 numerically, anything else as text, so MovieLens ids ``1 … n`` become ``0 … n-1`` as in
-notebook 01), treats every row as an implicit positive, trains the model (early stopping on
-the validation file), and prints the test metrics as JSON (also written to ``--out``).
+notebook 01), treats every row as an implicit positive, fits the model and prints the test
+(and validation) metrics as JSON, also written to ``--out``. Models: ``pop`` (popularity),
+``ease`` (EASE) and ``gf-cf`` (the GF-CF graph filter) are fitted in closed form
+(:mod:`gnnrec_utils.closed_form`; ``--epochs`` does not apply); ``bpr``, ``lightgcn`` and
+``gcnmf`` are trained with BPR and early stopping on the validation file. Hyperparameters are
+:data:`MODEL_DEFAULTS`.
+
+**Reproducible output.** The JSON holds only what the files, ``--model``, ``--seed`` and
+``--epochs`` determine, with sorted keys, so two identical runs write byte-identical files
+(``diff`` them). Wall-clock times vary from run to run; ``--timings`` adds them as a
+``"timings"`` section (``fit_seconds``, ``evaluate_seconds``), at the price of that property.
+
+**Exit codes.** 0: success. 2: a bad argument or file, one line ``error: …`` on stderr,
+found before any training, nothing written. 1: the run finished but ``--out`` could not be
+written (e.g. the disk filled up); the metrics are still on stdout.
+
+``--out`` is checked before the files are even read: a folder, a path under a file, a
+device such as ``/dev/full`` or a folder that cannot be written is refused (exit 2). The file
+is written to a temporary file in the same folder and renamed into place (``os.replace``),
+so a failed or interrupted write leaves the previous file intact. ``--seed`` must lie in
+``0 … 2**32 - 1`` (NumPy's seed range).
 
 Rules for the files (each violation is one line on stderr and exit code 2):
 
 - a missing ``user_id``/``item_id`` column, an empty file, a non-numeric rating or timestamp,
-  a malformed line: the reader's message;
+  a malformed line, an id that is a missing-value marker (``NaN``, ``NA``, ``null`` …): the
+  reader's message;
+- an id spelled differently in two files — ``13.0`` or ``013`` in the test file for ``13`` in
+  the training file: an error (matching them as text would silently turn one item into two,
+  and report wrong metrics). A whole column of ``13.0``-style ids is read as integers, so a
+  file saved by pandas from a float column matches one with plain integers;
 - a user in the validation or test file who is not in the training file: an error (a model
   trained on these files has no vector for that user, so any number reported for them would
   be made up);
@@ -48,10 +74,15 @@ Rules for the files (each violation is one line on stderr and exit code 2):
   both a training and a test positive);
 - fewer than K = 20 candidate items left for a user once their training and validation items
   are removed: an error (full ranking at K would be meaningless);
+- a model whose dense matrices cannot fit in the available memory (``ease``/``gf-cf``: a few
+  items × items matrices; ``bpr``/``lightgcn``/``gcnmf``: the users × items score matrix the
+  training loop evaluates): an error before training, with the sizes;
 - items that appear only in the validation/test files are **kept** as candidates, with a
   warning on stderr: they are part of the catalogue (notebook 01's MovieLens split has 44 of
   them) and a recommender that cannot rank them is rightly penalised. The catalogue is the
   union of the items of the three files.
+
+Robustness probes and the tests that cover them: ``docs/robustness.md``.
 
 Taught in ``notebooks/03_mf_recommendation.ipynb``.
 """
@@ -60,13 +91,17 @@ from __future__ import annotations
 
 import gnnrec_utils  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from gnnrec_utils.constants import ITEM_COL, USER_COL
-from gnnrec_utils.metrics import TOP_K_METRICS, evaluate_ranking
+from gnnrec_utils.metrics import TOP_K_METRICS, _user_mean, evaluate_ranking
 
 import argparse
+import inspect
 import json
 import os
 import sys
+import tempfile
+import time
 from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -75,10 +110,13 @@ import scipy.sparse as sp
 
 __all__ = [
     "RankingEvaluator",
+    "EVAL_BATCH_BYTES",
     "indicator_matrix",
     "full_ranking_metrics",
     "rating_errors",
     "MODEL_DEFAULTS",
+    "MODEL_NAMES",
+    "build_model",
     "train_model",
     "main",
 ]
@@ -86,6 +124,10 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Full-ranking evaluation
 # --------------------------------------------------------------------------------------------
+
+#: Default working memory of one :class:`RankingEvaluator` batch (bytes): 256 MiB holds all
+#: 943 MovieLens-100K users in one batch, and about 160 users of a 50,000-item catalogue.
+EVAL_BATCH_BYTES = 256 * 2**20
 
 
 def indicator_matrix(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
@@ -99,7 +141,7 @@ def indicator_matrix(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
 
 
 class RankingEvaluator:
-    r"""Full-ranking metrics of a score matrix against one held-out set.
+    r"""Full-ranking metrics of a score matrix (or a model) against one held-out set.
 
     **Arguments**
 
@@ -108,11 +150,28 @@ class RankingEvaluator:
       — the training interactions for validation; training and validation for test;
     - ``n_users``, ``n_items``; ``ks`` and ``metrics`` as in
       :func:`gnnrec_utils.metrics.evaluate_ranking` (default: Recall, NDCG, Precision, Hit
-      rate, MRR and MAP at 10 and 20).
+      rate, MRR and MAP at 10 and 20);
+    - ``batch_users``: users ranked per batch (default: as many as fit in ``max_batch_bytes``);
+    - ``max_batch_bytes``: the working memory one batch may use (default
+      :data:`EVAL_BATCH_BYTES`, 256 MiB).
 
-    **Call** with a score matrix ``(n_users, n_items)`` or a model with ``score_all_users()``;
-    returns ``{"recall@20": …, "ndcg@20": …, …, "n_users": …}``. ``per_user=True`` returns
-    per-user arrays (NaN for users without held-out items).
+    **Call** with a score matrix ``(n_users, n_items)`` or a model with
+    ``score_all_users(users=None)``; returns ``{"recall@20": …, "ndcg@20": …, …,
+    "n_users": …}``. ``per_user=True`` returns per-user arrays ``(n_users,)`` (NaN for users
+    without held-out items).
+
+    **Attributes**: ``truth`` and ``exclude`` (boolean CSR ``(n_users, n_items)``), ``users``
+    (the users with at least one held-out item: the only rows ranked), ``batch_users``.
+
+    **Memory.** Only the users in ``users`` are ranked, ``batch_users`` rows at a time: each
+    batch densifies its rows of ``truth`` and ``exclude`` and, for a model, asks it for
+    ``score_all_users(users=batch)``, so the dense working set is about
+    ``batch_users × n_items × 32`` bytes (``× 80`` with ``"auc"``, which ranks every item)
+    whatever the number of users; the masks are stored sparse. Every metric is computed per
+    user, so the result is exactly the one-shot :func:`~gnnrec_utils.metrics.evaluate_ranking`
+    on the dense matrices (tested for equality). A catalogue so large that one user's row does
+    not fit in ``max_batch_bytes`` is refused with a ``MemoryError`` naming the sizes. Measured
+    peaks (MovieLens-100K; 100,000 users × 50,000 items) are in ``docs/robustness.md``.
     """
 
     def __init__(
@@ -123,6 +182,8 @@ class RankingEvaluator:
         exclude: Sequence[tuple] = (),
         ks: Iterable[int] = (10, 20),
         metrics: Sequence[str] = TOP_K_METRICS,
+        batch_users: int | None = None,
+        max_batch_bytes: int | None = None,
     ):
         self.n_users, self.n_items = int(n_users), int(n_items)
         self.truth = indicator_matrix(*truth, self.n_users, self.n_items)
@@ -133,22 +194,96 @@ class RankingEvaluator:
         overlap = self.truth.multiply(self.exclude)
         if overlap.nnz:
             raise ValueError(f"{overlap.nnz} held-out pair(s) are also in an excluded set")
-        self.ks = tuple(ks)
-        self.metrics = tuple(metrics)
-        self._truth_dense = self.truth.toarray()
-        self._exclude_dense = self.exclude.toarray()
+        self.ks = (ks,) if np.ndim(ks) == 0 else tuple(ks)
+        self.metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        self.users = np.flatnonzero(np.diff(self.truth.indptr) > 0)
+        budget = EVAL_BATCH_BYTES if max_batch_bytes is None else int(max_batch_bytes)
+        per_user = self.n_items * (80 if "auc" in self.metrics else 32)
+        if batch_users is None:
+            if per_user > budget:
+                raise MemoryError(
+                    f"ranking one user's {self.n_items:,} items needs about "
+                    f"{per_user / 2**20:,.0f} MiB, more than max_batch_bytes = "
+                    f"{budget / 2**20:,.0f} MiB; raise max_batch_bytes if the machine has the "
+                    "memory, or evaluate on a smaller catalogue"
+                )
+            batch_users = budget // per_user
+        if int(batch_users) < 1:
+            raise ValueError(f"batch_users must be >= 1, got {batch_users!r}")
+        self.batch_users = int(batch_users)
+
+    def _batches(self):
+        """The evaluated users, ``batch_users`` at a time (one empty batch if there are none)."""
+        if self.users.size == 0:
+            yield self.users
+        for start in range(0, self.users.size, self.batch_users):
+            yield self.users[start : start + self.batch_users]
+
+    def _row_source(self, scores):
+        """A function ``rows(batch) -> (len(batch), n_items)`` scores, for a model or a matrix."""
+        if hasattr(scores, "score_all_users"):
+            method = scores.score_all_users
+            try:
+                takes_users = "users" in inspect.signature(method).parameters
+            except (TypeError, ValueError):  # builtins without a signature
+                takes_users = False
+            if takes_users:
+                return lambda batch: method(users=batch)
+            scores = method()
+        if sp.issparse(scores):
+            raise ValueError("scores must be a dense array of shape (n_users, n_items), not sparse")
+        s = np.asarray(scores)
+        if s.shape != (self.n_users, self.n_items):
+            raise ValueError(
+                f"scores have shape {s.shape}, expected (n_users, n_items) = "
+                f"{(self.n_users, self.n_items)}"
+            )
+        return lambda batch: s[batch]
+
+    def _check_candidates(self) -> None:
+        """Every evaluated user needs at least max(ks) items left after exclusion."""
+        if not self.ks or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in self.ks
+        ):
+            return  # evaluate_ranking names the bad ks entry
+        k = int(max(self.ks))
+        n_cand = self.n_items - np.diff(self.exclude.indptr)[self.users]
+        short = n_cand < k
+        if short.any() and k <= self.n_items:
+            first = int(np.argmax(short))
+            raise ValueError(
+                f"{int(short.sum())} user(s) have fewer than k={k} items left after exclusion; "
+                f"first: user {int(self.users[first])} with {int(n_cand[first])}"
+            )
 
     def __call__(self, scores, per_user: bool = False) -> dict:
-        if hasattr(scores, "score_all_users"):
-            scores = scores.score_all_users()
-        return evaluate_ranking(
-            scores,
-            self._truth_dense,
-            self._exclude_dense,
-            ks=self.ks,
-            metrics=self.metrics,
-            per_user=per_user,
-        )
+        rows = self._row_source(scores)
+        self._check_candidates()
+        full: dict[str, np.ndarray] = {}
+        n_evaluated = 0
+        for batch in self._batches():
+            s = rows(batch)
+            if np.shape(s) != (batch.size, self.n_items):
+                raise ValueError(
+                    f"score_all_users(users=…) returned shape {np.shape(s)} for "
+                    f"{batch.size} user(s), expected {(batch.size, self.n_items)}"
+                )
+            part = evaluate_ranking(
+                s,
+                self.truth[batch].toarray(),
+                self.exclude[batch].toarray(),
+                ks=self.ks,
+                metrics=self.metrics,
+                per_user=True,
+            )
+            n_evaluated += part.pop("n_users")
+            for key, values in part.items():
+                if key not in full:
+                    full[key] = np.full(self.n_users, np.nan)
+                full[key][batch] = values
+        out = {key: (values if per_user else _user_mean(values)) for key, values in full.items()}
+        out["n_users"] = n_evaluated
+        return out
 
 
 def full_ranking_metrics(
@@ -224,17 +359,39 @@ MODEL_DEFAULTS: dict[str, dict] = {
             "patience": 8,
         },
     },
+    # Closed-form baselines (gnnrec_utils.closed_form): fitted in one step, no "fit" entry.
+    "ease": {"model": {"reg": 500.0}},
+    "gf-cf": {"model": {"alpha": 0.3, "k": 64}},
 }
+
+#: Models fitted in closed form or by counting: no epochs, no early stopping, no TensorFlow.
+CLOSED_FORM_MODELS = ("pop", "ease", "gf-cf")
+#: Models trained with BPR by :func:`gnnrec_utils.training.fit_bpr`.
+TRAINED_MODELS = ("bpr", "lightgcn", "gcnmf")
+MODEL_NAMES = CLOSED_FORM_MODELS + TRAINED_MODELS
 
 
 def build_model(name: str, train: tuple, n_users: int, n_items: int, seed: int, **overrides):
-    """The model ``name`` (``"pop"``, ``"bpr"``, ``"lightgcn"``, ``"gcnmf"``) with defaults."""
+    """The model ``name`` (one of :data:`MODEL_NAMES`) with :data:`MODEL_DEFAULTS`.
+
+    ``"pop"``, ``"ease"`` and ``"gf-cf"`` come back fitted on ``train`` (``seed`` is GF-CF's
+    SVD start vector); the others come back untrained, their initialisers seeded by ``seed``.
+    """
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    if name == "pop":
+        from gnnrec_utils.models import PopularityModel
+
+        return PopularityModel(n_users, n_items).fit(*train)
+    if name in ("ease", "gf-cf"):
+        from gnnrec_utils import closed_form
+
+        kwargs = {**MODEL_DEFAULTS[name]["model"], **overrides}
+        if name == "ease":
+            return closed_form.EASE(n_users, n_items, **kwargs).fit(*train)
+        return closed_form.GFCF(n_users, n_items, **{**kwargs, "seed": seed}).fit(*train)
     from gnnrec_utils import models
 
-    if name == "pop":
-        return models.PopularityModel(n_users, n_items).fit(*train)
-    if name not in MODEL_DEFAULTS:
-        raise ValueError(f"unknown model {name!r}; choose pop, bpr, lightgcn or gcnmf")
     kwargs = {**MODEL_DEFAULTS[name]["model"], **overrides, "seed": seed}
     if name == "bpr":
         return models.BPRMF(n_users, n_items, **kwargs)
@@ -257,18 +414,20 @@ def train_model(
     test_evaluator=None,
 ):
     """Build model ``name`` with :data:`MODEL_DEFAULTS`, train it with early stopping on
-    ``valid`` and return ``(model, history)`` (``history`` is None for ``"pop"``).
+    ``valid`` and return ``(model, history)`` (``history`` is None for the closed-form
+    models ``"pop"``, ``"ease"`` and ``"gf-cf"``, which ignore ``epochs`` and ``valid``).
 
     Seeds the model's initialisers and the sampler with ``seed`` (and TensorFlow's global
     seed, for ops without their own), so the same call gives the same model.
     """
     from gnnrec_utils.seeding import seed_everything
+
+    seed_everything(seed, tensorflow=name in TRAINED_MODELS)
+    model = build_model(name, train, n_users, n_items, seed, **(model_kwargs or {}))
+    if name in CLOSED_FORM_MODELS:
+        return model, None
     from gnnrec_utils.training import fit_bpr
 
-    seed_everything(seed)
-    model = build_model(name, train, n_users, n_items, seed, **(model_kwargs or {}))
-    if name == "pop":
-        return model, None
     fit = {**MODEL_DEFAULTS[name]["fit"], **(fit_kwargs or {})}
     if epochs is not None:
         fit["epochs"] = int(epochs)
@@ -292,7 +451,7 @@ def train_model(
 
 
 class InputError(ValueError):
-    """A problem with the user's files, reported as one line and exit code 2."""
+    """A problem with the user's arguments or files, reported as one line and exit code 2."""
 
 
 def _sorted_ids(values: Iterable) -> list:
@@ -311,12 +470,16 @@ def _show(value) -> str:
 def _read(path: str, role: str) -> pd.DataFrame:
     from gnnrec_utils.data import DataFormatError, read_interactions
 
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise InputError(f"{role} file {path!r} does not exist")
+    if not Path(path).is_file():
+        raise InputError(f"{role} file {path!r} is not a regular file")
     try:
         frame = read_interactions(path)
     except DataFormatError as error:
         raise InputError(" ".join(str(error).split())) from None
+    except OSError as error:
+        raise InputError(f"cannot read the {role} file {path!r} ({error.strerror})") from None
     return frame
 
 
@@ -326,6 +489,43 @@ def _as_text_ids(frames: dict[str, pd.DataFrame], col: str) -> None:
     if len(kinds) > 1:
         for f in frames.values():
             f[col] = f[col].astype(str)
+
+
+def _as_number(value) -> Decimal | None:
+    """The number an id spells (``13``, ``"13.0"``, ``"013"``, ``"1.3e1"`` → 13), else None.
+
+    Exact (``Decimal``), so long integer ids are never confused by float rounding.
+    """
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _spelled_differently(unknown: Iterable, known: Iterable) -> tuple | None:
+    """The first ``(id, known id)`` that differ as text but name the same number, or None.
+
+    Catches ``"13.0"`` against ``13`` or ``"013"`` against ``"13"``: one file wrote its ids
+    another way, and matching them as text would silently make new users or items.
+    """
+    by_number: dict[Decimal, object] = {}
+    for value in known:
+        number = _as_number(value)
+        if number is not None:
+            by_number.setdefault(number, value)
+    for value in unknown:
+        number = _as_number(value)
+        if number is not None and number in by_number:
+            return value, by_number[number]
+    return None
+
+
+def _spelling_error(role: str, col: str, clash: tuple) -> InputError:
+    return InputError(
+        f"{col} {_show(clash[0])} of the {role} file is spelled {_show(clash[1])} in the "
+        f"training file; write the ids the same way in all three files"
+    )
 
 
 def load_split_files(
@@ -348,10 +548,19 @@ def load_split_files(
     for role in ("valid", "test"):
         unknown = pd.unique(frames[role][USER_COL][~frames[role][USER_COL].isin(user_index)])
         if len(unknown):
+            clash = _spelled_differently(unknown, user_ids)
+            if clash is not None:
+                raise _spelling_error(role, USER_COL, clash)
             raise InputError(
                 f"{len(unknown)} user(s) in the {role} file are not in the training file "
                 f"(first: {_show(unknown[0])}); every {role} user needs training interactions"
             )
+    train_items = pd.unique(frames["train"][ITEM_COL])
+    for role in ("valid", "test"):
+        only = pd.unique(frames[role][ITEM_COL][~frames[role][ITEM_COL].isin(train_items)])
+        clash = _spelled_differently(only, train_items)
+        if clash is not None:
+            raise _spelling_error(role, ITEM_COL, clash)
     item_ids = _sorted_ids(pd.concat([f[ITEM_COL] for f in frames.values()]))
     item_index = {i: k for k, i in enumerate(item_ids)}
     out: dict = {"user_ids": user_ids, "item_ids": item_ids}
@@ -382,9 +591,9 @@ def load_split_files(
             f"after removing the user's training and validation items; user "
             f"{_show(user_ids[u])} has {out['n_items'] - int(seen[u])} of {out['n_items']}"
         )
-    train_items = set(frames["train"][ITEM_COL])
+    train_set = set(train_items)
     for role in ("valid", "test"):
-        only = pd.unique(frames[role][ITEM_COL][~frames[role][ITEM_COL].isin(train_items)])
+        only = pd.unique(frames[role][ITEM_COL][~frames[role][ITEM_COL].isin(train_set)])
         if len(only):
             warn(
                 f"warning: {len(only)} item(s) of the {role} file never occur in the training "
@@ -393,39 +602,160 @@ def load_split_files(
     return out
 
 
+# Rough peak memory of each model on the CLI's path, in bytes (see _check_memory).
+def _memory_needed(model: str, n_users: int, n_items: int) -> tuple[int, str]:
+    if model in ("ease", "gf-cf"):
+        return 5 * 8 * n_items**2, f"about five dense {n_items:,} × {n_items:,} float64 matrices"
+    if model in TRAINED_MODELS:
+        # fit_bpr hands the validation evaluator a dense float32 score matrix of every user
+        return 4 * n_users * n_items, f"a dense {n_users:,} × {n_items:,} float32 score matrix"
+    return 0, ""
+
+
+def _available_memory() -> int | None:
+    """``MemAvailable`` from ``/proc/meminfo`` in bytes (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(model: str, n_users: int, n_items: int) -> None:
+    """Refuse, before any training, a model whose dense matrices cannot fit in memory."""
+    needed, what = _memory_needed(model, n_users, n_items)
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise InputError(
+            f"--model {model} needs {what} (about {needed / 2**30:,.1f} GiB) for "
+            f"{n_users:,} users × {n_items:,} items, but only {available / 2**30:,.1f} GiB "
+            "of memory is available; use --model pop or a smaller catalogue"
+        )
+
+
+def _check_gfcf(n_users: int, n_items: int) -> None:
+    k = MODEL_DEFAULTS["gf-cf"]["model"]["k"]
+    if k >= min(n_users, n_items):
+        raise InputError(
+            f"--model gf-cf keeps k={k} graph frequencies, which needs more than {k} users and "
+            f"{k} items; these files have {n_users} users and {n_items} items"
+        )
+
+
+def _prepare_out(out: str) -> Path:
+    """Check, before any work, that the metrics file ``out`` can be written; return it.
+
+    The folder is created if missing; a test file is created and removed in it, so a
+    read-only folder or a full disk is found now, not after training.
+    """
+    path = Path(out)
+    if path.is_dir():
+        raise InputError(f"--out {out!r} is a folder; name a file, e.g. {out}/metrics.json")
+    if path.exists() and not path.is_file():
+        raise InputError(
+            f"--out {out!r} is not a regular file (a device, pipe or socket); name a file "
+            "(the metrics are printed on stdout anyway)"
+        )
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--out {out!r} lies under {str(parent)!r}, which is a file")
+            break
+    folder = path.absolute().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise InputError(
+            f"--out {out!r}: cannot write in the folder {str(folder)!r} ({error.strerror}); "
+            "choose a writable folder"
+        ) from None
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then rename it onto ``path``.
+
+    An interrupted or failed write (full disk, file size limit, kill) leaves ``path`` as it
+    was; the temporary file is removed on any Python-level failure.
+    """
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if path.exists():
+            mode = path.stat().st_mode & 0o777
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(name, mode)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding accepts 0 … 2**32 - 1
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gnnrec_utils.evaluate",
         description="Train a recommender on interaction files and print full-ranking test "
-        "metrics (Recall, NDCG, Precision, Hit rate, MRR, MAP at 10 and 20) as JSON.",
+        "metrics (Recall, NDCG, Precision, Hit rate, MRR, MAP at 10 and 20) as JSON. The "
+        "JSON is byte-identical for the same files, model, seed and epochs (timings only "
+        "with --timings).",
+        epilog="Models: pop (popularity), ease (EASE, closed form), gf-cf (GF-CF graph "
+        "filter, closed form), bpr (BPR-MF), lightgcn, gcnmf (trained with BPR and early "
+        "stopping on --valid). Exit codes: 0 success; 2 bad arguments or files (nothing "
+        "trained, no file written); 1 the metrics could not be written to --out (the "
+        "previous file is left unchanged).",
     )
-    p.add_argument("--model", required=True, choices=["pop", "bpr", "lightgcn", "gcnmf"])
+    p.add_argument("--model", required=True, choices=list(MODEL_NAMES))
     p.add_argument("--train", required=True, help="training interactions (CSV/TSV, header)")
     p.add_argument("--valid", required=True, help="validation interactions (early stopping)")
     p.add_argument("--test", required=True, help="test interactions (reported)")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: tuned)")
-    p.add_argument("--out", default=None, help="also write the metrics JSON here")
+    p.add_argument("--seed", type=int, default=42, help=f"0 … {MAX_SEED} (default 42)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="maximum epochs of bpr/lightgcn/gcnmf (default: tuned)",
+    )
+    p.add_argument("--out", default=None, help="also write the metrics JSON here (atomically)")
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="add a 'timings' section (fit and evaluation seconds); the JSON then differs "
+        "between identical runs",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m gnnrec_utils.evaluate``; returns the exit code."""
-    args = _parser().parse_args(None if argv is None else list(argv))
+def _run(args: argparse.Namespace, warn) -> tuple[dict, Path | None]:
+    """Everything after argument parsing; raises InputError for the user's mistakes."""
     if args.epochs is not None and args.epochs < 1:
-        print("error: --epochs must be >= 1", file=sys.stderr)
-        return 2
-
-    def warn(message: str) -> None:
-        print(message, file=sys.stderr)
-
-    try:
-        data = load_split_files(args.train, args.valid, args.test, warn=warn)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise InputError("--epochs must be >= 1")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise InputError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
+    if args.epochs is not None and args.model in CLOSED_FORM_MODELS:
+        warn(f"warning: --epochs has no effect on --model {args.model} (no training loop)")
+    out = _prepare_out(args.out) if args.out else None
+    data = load_split_files(args.train, args.valid, args.test, warn=warn)
     n_users, n_items = data["n_users"], data["n_items"]
+    _check_memory(args.model, n_users, n_items)
+    if args.model == "gf-cf":
+        _check_gfcf(n_users, n_items)
+    start = time.perf_counter()
     model, history = train_model(
         args.model,
         data["train"],
@@ -436,7 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         progress=not args.quiet,
     )
-    scores = model.score_all_users()
+    fitted = time.perf_counter()
     test_eval = RankingEvaluator(
         data["test"], n_users, n_items, exclude=[data["train"], data["valid"]]
     )
@@ -449,19 +779,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         "n_train": int(data["train"][0].size),
         "n_valid": int(data["valid"][0].size),
         "n_test": int(data["test"][0].size),
-        "test": test_eval(scores),
-        "valid": valid_eval(scores),
+        "test": test_eval(model),
+        "valid": valid_eval(model),
     }
     if history is not None:
         result["best_epoch"] = history["best_epoch"]
         result["stopped_epoch"] = history["stopped_epoch"]
-        result["train_seconds"] = round(history["train_seconds"], 2)
+    if args.timings:
+        result["timings"] = {
+            "fit_seconds": round(fitted - start, 3),
+            "evaluate_seconds": round(time.perf_counter() - fitted, 3),
+        }
+    return result, out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m gnnrec_utils.evaluate``; returns the exit code."""
+    args = _parser().parse_args(None if argv is None else list(argv))
+
+    def warn(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    try:
+        result, out = _run(args, warn)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     text = json.dumps(result, indent=2, sort_keys=True)
     print(text)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+    if out is not None:
+        try:
+            _write_atomic(out, text + "\n")
+        except OSError as error:
+            print(
+                f"error: could not write {args.out!r} ({error.strerror or error}); the metrics "
+                "above were not saved and any previous file is unchanged",
+                file=sys.stderr,
+            )
+            return 1
     return 0
 
 

@@ -320,7 +320,9 @@ def _from_hits(name: str, hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
     elif name == "ndcg":
         discount = 1.0 / np.log2(np.arange(2, k + 2))
         idcg = np.cumsum(discount)[np.clip(n_rel, 1, k) - 1]
-        out = (hits @ discount) / idcg
+        # A row-wise sum, not ``hits @ discount``: BLAS may add a row's terms in an order that
+        # depends on the number of rows, and a user's NDCG must not depend on the batch.
+        out = np.sum(hits * discount, axis=1) / idcg
     elif name == "hit_rate":
         out = (n_hits > 0).astype(np.float64)
     elif name == "mrr":

@@ -567,7 +567,7 @@ def test_damaged_source_json_is_detected_and_rebuilt(root, fake):
     assert snapshot(root) == before
 
 
-def test_damaged_raw_archive_is_detected_and_replaced(root, fake):
+def test_damaged_raw_archive_is_reported_and_replaced_when_a_rebuild_needs_it(root, fake):
     fake.serve["grouplens"] = OSError("offline")
     load(root, fake)
     before = snapshot(root)
@@ -575,7 +575,14 @@ def test_damaged_raw_archive_is_detected_and_replaced(root, fake):
     content = bytearray(wheel.read_bytes())
     content[100] ^= 0xFF
     wheel.write_bytes(bytes(content))
-    with pytest.warns(data.DataCacheWarning, match=r"recbole-1\.2\.1-py3-none-any\.whl has sha256"):
+    good, bad = hashlib.sha256(RECBOLE_WHEEL).hexdigest(), hashlib.sha256(content).hexdigest()
+    # the tables still verify: they are served, the bad archive is reported, nothing fetched
+    with pytest.warns(data.DataCacheWarning, match=rf"whl has sha256 {bad}, expected {good}"):
+        ml = load(root, fake)
+    assert fake.calls["recbole"] == 1 and ml.source == "recbole"
+    # once the tables need a rebuild, the bad archive is fetched again and replaced
+    (root / "ml-100k/items.tsv").unlink()
+    with pytest.warns(data.DataCacheWarning):
         ml = load(root, fake)
     assert fake.calls["recbole"] == 2  # fetched again
     assert snapshot(root) == before
@@ -602,10 +609,10 @@ def test_failures_never_delete_a_good_cache(root, fake):
     fake.serve["grouplens"] = OSError("offline")
     fake.serve["recbole"] = OSError("offline")
     with pytest.warns(data.DataCacheWarning) as warned:
-        ml = load(root, fake)  # the verified tables are still served
+        ml = load(root, fake)  # the verified tables are still served, without any fetch
     messages = [str(w.message) for w in warned]
-    assert any(f"{archive} has sha1" in m for m in messages)
-    assert any("are verified but no raw archive could be restored" in m for m in messages)
+    assert any(f"{archive} has sha1" in m and "verified tables" in m for m in messages)
+    assert fake.calls == Counter(grouplens=1)
     assert ml.content_hash == EXPECTED_HASH
     assert archive.read_bytes() == b"tampered"  # left for the user to inspect
     for name, payload in tables_before.items():
