@@ -188,23 +188,34 @@ def normalized_adjacency(
 ) -> sp.csr_matrix:
     r"""Normalise an adjacency matrix, optionally after adding self-loops.
 
-    With :math:`\tilde A` the matrix after the self-loop step and
-    :math:`\tilde D = \mathrm{diag}(\tilde A \mathbf 1)` its degree matrix:
+    With :math:`M` the matrix after the self-loop step and
+    :math:`D_M = \mathrm{diag}(M \mathbf 1)` its degree matrix:
 
     .. math::
-        \text{symmetric:}\quad \hat A = \tilde D^{-1/2} \tilde A \tilde D^{-1/2},
-        \qquad \text{row:}\quad \hat A = \tilde D^{-1} \tilde A,
-        \qquad \text{none:}\quad \hat A = \tilde A .
+        \text{symmetric:}\quad D_M^{-1/2} M D_M^{-1/2},
+        \qquad \text{row:}\quad D_M^{-1} M,
+        \qquad \text{none:}\quad M .
 
     Self-loops, with weight :math:`w` (``self_loops=True`` means :math:`w = 1`):
 
-    - ``loop_mode="add"``: :math:`\tilde A = A + wI`. A node that already has a self-loop
+    - ``loop_mode="add"``: :math:`M = A + wI`. A node that already has a self-loop
       ends up with :math:`A_{ii} + w` — exactly what Spektral's ``gcn_filter`` (and so
       ``GCNConv.preprocess``) does;
-    - ``loop_mode="set"``: :math:`\tilde A = A - \mathrm{diag}(A) + wI`: every node ends up
+    - ``loop_mode="set"``: :math:`M = A - \mathrm{diag}(A) + wI`: every node ends up
       with a self-loop of weight exactly :math:`w`, whatever ``A`` had on its diagonal;
-    - ``self_loops=False`` (or 0): :math:`\tilde A = A`, existing self-loops are kept as they
+    - ``self_loops=False`` (or 0): :math:`M = A`, existing self-loops are kept as they
       are (``loop_mode`` is then ignored).
+
+    In the course's notation (notebook 02, "Notation"; :math:`D` is the degree matrix of a
+    loop-free :math:`A`, :math:`\tilde D = D + I` that of :math:`A + I`):
+
+    - ``normalized_adjacency(A)`` is :math:`\hat A = D^{-1/2} A D^{-1/2}`, LightGCN's operator
+      (:func:`lightgcn_operator`);
+    - ``normalized_adjacency(A, self_loops=True)`` is
+      :math:`\tilde A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}`, Kipf & Welling's renormalised
+      GCN operator (:func:`gcn_operator`);
+    - ``normalized_adjacency(A, "row", self_loops=True)`` is
+      :math:`P_\text{row} = \tilde D^{-1} (A + I)`.
 
     Nodes of degree 0 (isolated, only possible without self-loops) get an all-zero row and
     column: :math:`0^{-1/2}` and :math:`0^{-1}` are taken as 0, never NaN or inf. For a
@@ -271,11 +282,14 @@ def normalized_adjacency(
 
 
 def gcn_operator(A, loop_mode: str = "add") -> sp.csr_matrix:
-    r"""Kipf & Welling's renormalised GCN propagation operator.
+    r"""Kipf & Welling's renormalised GCN propagation operator :math:`\tilde A`.
 
     .. math::
-        \hat A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}, \qquad
-        \tilde D = \mathrm{diag}\big((A + I)\mathbf 1\big)
+        \tilde A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}, \qquad
+        \tilde D = \mathrm{diag}\big((A + I)\mathbf 1\big) = D + I
+
+    The course's notation (notebook 02): the tilde marks the self-loops. Kipf & Welling's paper
+    writes :math:`\tilde A` for :math:`A + I` and :math:`\hat A` for this operator.
 
     Same as ``normalized_adjacency(A, "symmetric", self_loops=True, loop_mode=loop_mode)``;
     with the default ``loop_mode="add"`` it equals Spektral's ``gcn_filter(A)`` (an existing
@@ -294,11 +308,14 @@ def gcn_operator(A, loop_mode: str = "add") -> sp.csr_matrix:
 
 
 def lightgcn_operator(A) -> sp.csr_matrix:
-    r"""LightGCN's propagation operator: symmetric normalisation, no self-loops.
+    r"""LightGCN's propagation operator :math:`\hat A`: symmetric normalisation, no self-loops.
 
     .. math::
         \hat A = D^{-1/2} A D^{-1/2}, \qquad
         A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}
+
+    The course's notation (notebook 02); LightGCN's paper writes :math:`\tilde A` for it, and
+    :func:`gcn_operator` builds the course's :math:`\tilde A` (with self-loops).
 
     Same as ``normalized_adjacency(A, "symmetric")``: self-loops already in ``A`` are kept,
     isolated nodes (users or items without training interactions) get zero rows.

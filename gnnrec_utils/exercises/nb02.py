@@ -10,6 +10,10 @@ import numpy as np
 def check_row_normalisation(P_row, eig_row, A) -> bool:
     """Exercise 2.1: ``P_row = D̃⁻¹(A + I)`` (dense) and its eigenvalues sorted increasingly.
 
+    Course notation (notebook 02, "Notation"): ``D̃ = D + I`` is the degree matrix of ``A + I``
+    and ``Ã = D̃^-½ (A + I) D̃^-½`` the renormalised GCN operator, whose eigenvalues ``P_row``
+    shares (``P_row = D̃^-½ Ã D̃^½``).
+
     Args:
         P_row: the student's dense ``(n, n)`` operator.
         eig_row: its eigenvalues, shape ``(n,)``, increasing.
@@ -20,22 +24,24 @@ def check_row_normalisation(P_row, eig_row, A) -> bool:
     P_row = np.asarray(P_row, dtype=np.float64)
     if P_row.shape != (n, n):
         _fail("2.1", f"P_row has shape {P_row.shape}", f"a dense {n} × {n} array")
-    A_tilde = A + np.eye(n)
-    want = A_tilde / A_tilde.sum(axis=1, keepdims=True)
+    A_plus_I = A + np.eye(n)
+    want = A_plus_I / A_plus_I.sum(axis=1, keepdims=True)
     if not np.allclose(P_row, want):
         if np.allclose(P_row, A / np.maximum(A.sum(axis=1, keepdims=True), 1e-300)):
-            _fail("2.1", "the self-loops are missing", "use Ã = A + I before dividing")
-        if np.allclose(P_row, A_tilde / A_tilde.sum(axis=0, keepdims=True)):
+            _fail("2.1", "the self-loops are missing", "divide the rows of A + I, not of A")
+        if np.allclose(P_row, A_plus_I / A_plus_I.sum(axis=0, keepdims=True)):
             _fail("2.1", "you divided the columns", "divide row i by d̃_i (axis=1)")
-        _fail("2.1", "P_row is not D̃⁻¹Ã", "add the self-loops, then divide each row by its sum")
-    d = A_tilde.sum(axis=1)
-    a_hat = A_tilde / np.sqrt(np.outer(d, d))
+        _fail(
+            "2.1", "P_row is not D̃⁻¹(A + I)", "add the self-loops, then divide each row by its sum"
+        )
+    d = A_plus_I.sum(axis=1)
+    a_tilde = A_plus_I / np.sqrt(np.outer(d, d))  # Ã = D̃^-½ (A + I) D̃^-½
     eig_row = np.asarray(eig_row, dtype=np.float64)
     if eig_row.shape != (n,) or np.any(np.diff(eig_row) < -1e-12):
         _fail("2.1", "eig_row must hold the n eigenvalues in increasing order", "np.sort(...)")
-    if not np.allclose(eig_row, np.linalg.eigvalsh(a_hat), atol=1e-8):
-        _fail("2.1", "eig_row differs from the spectrum of Â", "eigenvalues of P_row itself")
-    return _ok("2.1", "P_row is row-stochastic, not symmetric, and shares Â's eigenvalues")
+    if not np.allclose(eig_row, np.linalg.eigvalsh(a_tilde), atol=1e-8):
+        _fail("2.1", "eig_row differs from the spectrum of Ã", "eigenvalues of P_row itself")
+    return _ok("2.1", "P_row is row-stochastic, not symmetric, and shares Ã's eigenvalues")
 
 
 def _article_matrix(W: np.ndarray) -> np.ndarray:
@@ -69,20 +75,21 @@ def check_article_operator(asym_les: float, growth_les: float, asym_cycle: float
     )
 
 
-def check_deep_smoothing(cos_deep, first_kernel, a_hat, max_depth: int) -> bool:
+def check_deep_smoothing(cos_deep, first_kernel, a_tilde, max_depth: int) -> bool:
     """Exercise 2.3: mean pairwise cosine similarity after each of ``max_depth`` GCN layers.
 
     Args:
         cos_deep: the student's values, shape ``(max_depth,)``.
         first_kernel: the first layer's weight matrix ``W⁽⁰⁾``, shape ``(n, width)``.
-        a_hat: the renormalised operator Â (dense ``(n, n)``); the input is ``X = I``.
+        a_tilde: the renormalised GCN operator ``Ã = D̃^-½ (A + I) D̃^-½`` (dense ``(n, n)``);
+            the input is ``X = I``.
     """
     cos_deep = np.asarray(cos_deep, dtype=np.float64)
     if cos_deep.shape != (max_depth,):
         _fail("2.3", f"cos_deep has shape {cos_deep.shape}", f"one value per layer ({max_depth})")
     if np.any(np.abs(cos_deep) > 1 + 1e-6):
         _fail("2.3", "values outside [-1, 1]", "cosine similarities are bounded by 1")
-    first = np.tanh(np.asarray(a_hat) @ np.asarray(first_kernel))  # bias starts at 0
+    first = np.tanh(np.asarray(a_tilde) @ np.asarray(first_kernel))  # bias starts at 0
     first = first / np.linalg.norm(first, axis=1, keepdims=True)
     n = first.shape[0]
     want = (np.sum(first.sum(axis=0) ** 2) - n) / (n * (n - 1))

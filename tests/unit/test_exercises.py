@@ -171,18 +171,18 @@ def test_article_operator_check():
 def test_deep_smoothing_check(path_graph):
     A = path_graph + np.eye(5)
     d = A.sum(axis=1)
-    a_hat = A / np.sqrt(np.outer(d, d))
+    a_tilde = A / np.sqrt(np.outer(d, d))
     kernel = np.random.default_rng(0).normal(size=(5, 4))
-    first = np.tanh(a_hat @ kernel)
+    first = np.tanh(a_tilde @ kernel)
     first /= np.linalg.norm(first, axis=1, keepdims=True)
     cos = first @ first.T
     mean_cos = (cos.sum() - 5) / 20
     good = np.array([mean_cos, 0.9, 0.95])
-    assert exercises.check_deep_smoothing(good, kernel, a_hat, 3)
+    assert exercises.check_deep_smoothing(good, kernel, a_tilde, 3)
     with pytest.raises(exercises.ExerciseFeedback, match="first layer"):
-        exercises.check_deep_smoothing(good[::-1], kernel, a_hat, 3)
+        exercises.check_deep_smoothing(good[::-1], kernel, a_tilde, 3)
     with pytest.raises(exercises.ExerciseFeedback, match="one value per layer"):
-        exercises.check_deep_smoothing(good[:2], kernel, a_hat, 3)
+        exercises.check_deep_smoothing(good[:2], kernel, a_tilde, 3)
 
 
 # Notebook 04 ---------------------------------------------------------------------------------
