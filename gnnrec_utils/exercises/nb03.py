@@ -3,7 +3,9 @@
 - 3.1 :func:`check_listing_repair`: the article's listing with a dot product and biases;
 - 3.2 :func:`check_popularity_sampler`: negatives drawn with probability ∝ (c_j + 1)^α;
 - 3.3 :func:`check_last_layer`: LightGCN scoring with the last layer Â^K E⁽⁰⁾ only;
-- 3.4 :func:`check_fold_in_subsets`: m random training items per user for fold-in.
+- 3.4 :func:`check_fold_in_subsets`: m random training items per user for fold-in;
+- 3.5 :func:`check_sampled_softmax`: section 3.4a's from-scratch LightGCN trained with a sampled
+  softmax over M negatives instead of BPR.
 
 The checks use NumPy/SciPy only (no TensorFlow import): models are called, or read through
 their attributes, duck-typed.
@@ -23,6 +25,7 @@ __all__ = [
     "check_popularity_sampler",
     "check_last_layer",
     "check_fold_in_subsets",
+    "check_sampled_softmax",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -428,3 +431,180 @@ def check_fold_in_subsets(subsets: Mapping[int, tuple], train: tuple) -> bool:
                 )
     sizes = ", ".join(f"m={m}: {len(pair[0]):,} pairs" for m, pair in sorted(subsets.items()))
     return _ok("3.4", f"random training items per user, none leaked ({sizes})")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3.5: sampled softmax with several negatives
+# --------------------------------------------------------------------------------------------
+
+
+def _logsumexp_rows(z: np.ndarray) -> np.ndarray:
+    top = z.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(z - top).sum(axis=1))
+
+
+def _softmax_loss(pos: np.ndarray, neg: np.ndarray, tau: float) -> np.ndarray:
+    """Per-pair sampled softmax loss in float64: ``logsumexp(z) - z_0``, z = [pos, neg] / tau."""
+    z = np.concatenate([pos[:, None], neg], axis=1) / tau
+    return _logsumexp_rows(z) - z[:, 0]
+
+
+def _call_loss(loss_fn: Callable, pos: np.ndarray, neg: np.ndarray, tau: float) -> np.ndarray:
+    shapes = f"pos_scores {pos.shape}, neg_scores {neg.shape}, temperature={tau}"
+    try:
+        out = loss_fn(pos.astype(np.float32), neg.astype(np.float32), tau)
+    except Exception as error:  # noqa: BLE001 — the student's code: report what it raised
+        _fail(
+            "3.5",
+            f"sampled_softmax_loss({shapes}) raised {type(error).__name__}: {error}",
+            "take pos_scores of shape (b,), neg_scores of shape (b, M) and a float "
+            "temperature; stack them to logits of shape (b, 1 + M) with "
+            "tf.concat([pos_scores[:, None], neg_scores], axis=1)",
+        )
+    return _numpy(out)
+
+
+def check_sampled_softmax(loss_fn: Callable, history) -> bool:
+    r"""Exercise 3.5: the sampled softmax loss, and a training run with it whose loss goes down.
+
+    .. math::
+        \mathcal L = -\frac{1}{|B|}\sum_{(u,i)\in B}\ln
+        \frac{\exp(\hat y_{ui}/\tau)}{\exp(\hat y_{ui}/\tau) + \sum_{m=1}^{M}
+        \exp(\hat y_{uj_m}/\tau)}
+
+    Args:
+        loss_fn: ``loss_fn(pos_scores, neg_scores, temperature)`` with scores of shapes
+            ``(b,)`` and ``(b, M)``; returns the scalar loss (a tensor or a number). It is
+            called on small float32 NumPy arrays and compared with a float64 reference.
+        history: the mean loss of each training epoch (at least two), in order.
+    """
+    rng = np.random.default_rng(35)
+    b, m, tau = 6, 4, 0.3
+    pos, neg = rng.normal(1.0, 1.0, b), rng.normal(0.0, 1.0, (b, m))
+    pos, neg = pos.astype(np.float32).astype(np.float64), neg.astype(np.float32).astype(np.float64)
+    out = _call_loss(loss_fn, pos, neg, tau)
+    if out.shape != ():
+        if out.shape == (b,):
+            _fail(
+                "3.5",
+                f"the loss has shape {out.shape}: one value per pair, not one for the batch",
+                "average over the batch: tf.reduce_mean(...) of the per-pair losses",
+            )
+        _fail(
+            "3.5",
+            f"the loss has shape {out.shape} for {b} pairs with {m} negatives each, not a scalar",
+            "per pair, reduce over the 1 + M logits (tf.reduce_logsumexp(logits, axis=1)), then "
+            "average over the batch",
+        )
+    got = float(out)
+    want = float(_softmax_loss(pos, neg, tau).mean())
+
+    def close(x: float, y: float) -> bool:
+        return abs(x - y) <= 1e-4 * max(1.0, abs(y))
+
+    if not np.isfinite(got):
+        _fail("3.5", f"the loss is {got} on ordinary scores", "see the formula in the exercise")
+    if not close(got, want):
+        z = np.concatenate([pos[:, None], neg], axis=1) / tau
+        per_pair = _softmax_loss(pos, neg, tau)
+        no_positive = _logsumexp_rows(neg / tau) - pos / tau
+        mean_of_all = _logsumexp_rows(z) - np.log(1 + m) - pos / tau
+        z_mean_neg = np.concatenate([z[:, :1], z[:, 1:] - np.log(m)], axis=1)
+        mean_of_negatives = _logsumexp_rows(z_mean_neg) - pos / tau
+        untempered = _softmax_loss(pos, neg, 1.0).mean()
+        wrong = [
+            (per_pair.sum(), "the loss is summed over the batch", "take the mean (tf.reduce_mean)"),
+            (
+                no_positive.mean(),
+                "the denominator leaves out the positive item",
+                "the softmax runs over the positive AND its M negatives: logsumexp over the "
+                "1 + M logits [y_ui, y_uj1, ..., y_ujM] / tau",
+            ),
+            (
+                mean_of_all.mean(),
+                "the exponentials are averaged, not summed",
+                "the denominator is a sum: exp(y_ui/tau) + sum_m exp(y_ujm/tau)",
+            ),
+            (
+                mean_of_negatives.mean(),
+                "the negatives are averaged inside the denominator, not summed",
+                "sum the M negatives' exponentials: logsumexp over all 1 + M logits",
+            ),
+            (
+                untempered,
+                "the temperature is ignored",
+                "divide every score by the temperature before the exponentials",
+            ),
+            (
+                _softmax_loss(pos * tau, neg * tau, 1.0).mean(),
+                "the scores are multiplied by the temperature",
+                "divide by it: logits = scores / temperature (a small tau sharpens the softmax)",
+            ),
+            (
+                untempered / tau,
+                "the temperature divides the loss, not the scores",
+                "divide the scores by tau before the exponentials",
+            ),
+            (
+                -want,
+                "the sign is flipped: this loss would push the positive down",
+                "the loss is MINUS the log of the positive's softmax probability",
+            ),
+        ]
+        for value, problem, hint in wrong:
+            if close(got, float(value)):
+                _fail("3.5", problem, hint)
+        _fail(
+            "3.5",
+            f"for {b} pairs with {m} negatives and tau={tau} the loss should be {want:.6f}, "
+            f"yours gives {got:.6f}",
+            "L = mean over the batch of logsumexp([y_ui, y_uj1, ..., y_ujM] / tau) - y_ui / tau",
+        )
+    # Large scores: exp(y / tau) overflows unless the maximum is subtracted (logsumexp).
+    big_pos = pos + 60.0
+    big_neg = neg + np.array([[60.0], [55.0], [65.0], [-60.0], [0.0], [62.0]])
+    big = _call_loss(loss_fn, big_pos, big_neg, 0.05)
+    big_want = float(_softmax_loss(big_pos, big_neg, 0.05).mean())
+    if big.shape != () or not np.isfinite(big) or not close(float(big), big_want):
+        _fail(
+            "3.5",
+            f"with scores near ±60 and tau=0.05 the loss is {float(np.ravel(big)[0]):.4g}, not "
+            f"{big_want:.4g}: exp(score / tau) overflows (e^1200)",
+            "compute ln(sum exp) stably: tf.reduce_logsumexp(logits, axis=1) subtracts the "
+            "row maximum first",
+        )
+    # With one negative and tau = 1 the sampled softmax is BPR: ln(1 + e^{y_uj - y_ui}).
+    one = float(_call_loss(loss_fn, pos, neg[:, :1], 1.0))
+    bpr = float(np.mean(np.logaddexp(0.0, neg[:, 0] - pos)))
+    try:
+        h = np.array([float(_numpy(x)) for x in history], dtype=np.float64)
+    except TypeError:
+        h = np.zeros(0)
+    if h.size < 2:
+        _fail(
+            "3.5",
+            f"history holds {h.size} epoch loss(es)",
+            "train for SCRATCH_EPOCHS epochs and keep the mean loss of each epoch in a list",
+        )
+    if not np.isfinite(h).all():
+        _fail(
+            "3.5",
+            f"the training loss became {h[~np.isfinite(h)][0]} at epoch "
+            f"{int(np.flatnonzero(~np.isfinite(h))[0]) + 1}",
+            "use your sampled_softmax_loss (stable) in the step, and the learning rate of "
+            "section 3.4a",
+        )
+    if not h[-1] < h[0]:
+        _fail(
+            "3.5",
+            f"the training loss did not go down: {h[0]:.4f} in the first epoch, {h[-1]:.4f} in "
+            "the last",
+            "check that the step differentiates the loss with respect to the ego embeddings "
+            "(tape.gradient(loss, E0_ssm)) and applies it with the optimizer, and that the "
+            "loss is minimised (not its negative)",
+        )
+    return _ok(
+        "3.5",
+        f"sampled softmax right (equals BPR for one negative and tau = 1: {one:.6f} vs "
+        f"{bpr:.6f}); training loss {h[0]:.4f} -> {h[-1]:.4f} over {h.size} epochs",
+    )

@@ -354,3 +354,116 @@ def test_fold_in_subsets_first_items_are_explained(interactions):
         first[m] = (users[keep], items[keep])
     with pytest.raises(exercises.ExerciseFeedback, match="at random"):
         exercises.check_fold_in_subsets(first, interactions)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3.5
+# --------------------------------------------------------------------------------------------
+
+
+def _lse(z):
+    top = z.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(z - top).sum(axis=1))
+
+
+def _logits(pos, neg, tau):
+    return np.concatenate([np.asarray(pos)[:, None], np.asarray(neg)], axis=1) / tau
+
+
+def ssm_right(pos, neg, tau):  # the reference answer, in NumPy (the notebook's uses tf ops)
+    z = _logits(pos, neg, tau)
+    return np.mean(_lse(z) - z[:, 0])
+
+
+HISTORY = [1.71, 1.27, 1.13]
+
+
+def test_sampled_softmax_right_answer(capsys):
+    assert exercises.check_sampled_softmax(ssm_right, HISTORY)
+    out = capsys.readouterr().out
+    assert "✓ Exercise 3.5" in out
+    # the message shows the reduction to BPR: the two printed numbers agree
+    one, bpr = (float(x) for x in out.split("tau = 1: ")[1].split(")")[0].split(" vs "))
+    assert one == pytest.approx(bpr, abs=1e-6)
+
+
+def test_sampled_softmax_accepts_tensor_like_outputs_and_history():
+    class Scalar:  # stands in for a tf scalar: read through .numpy()
+        def __init__(self, value):
+            self.value = value
+
+        def numpy(self):
+            return np.float32(self.value)
+
+    assert exercises.check_sampled_softmax(
+        lambda p, n, t: Scalar(ssm_right(p, n, t)), [Scalar(h) for h in HISTORY]
+    )
+
+
+def _naive(pos, neg, tau):  # right formula, exp without the max subtracted
+    with np.errstate(over="ignore", invalid="ignore"):
+        e_pos = np.exp(np.asarray(pos, np.float32) / np.float32(tau))
+        e_neg = np.exp(np.asarray(neg, np.float32) / np.float32(tau)).sum(axis=1)
+        return np.mean(-np.log(e_pos / (e_pos + e_neg)))
+
+
+@pytest.mark.parametrize(
+    ("loss_fn", "message"),
+    [
+        (lambda p, n, t: _lse(_logits(p, n, t)) - _logits(p, n, t)[:, 0], "one value per pair"),
+        (lambda p, n, t: np.sum(_lse(_logits(p, n, t)) - _logits(p, n, t)[:, 0]), "summed"),
+        (lambda p, n, t: np.mean(_lse(np.asarray(n) / t) - np.asarray(p) / t), "leaves out"),
+        (lambda p, n, t: ssm_right(p, n, 1.0), "temperature is ignored"),
+        (lambda p, n, t: ssm_right(np.asarray(p) * t, np.asarray(n) * t, 1.0), "multiplied"),
+        (lambda p, n, t: ssm_right(p, n, 1.0) / t, "divides the loss"),
+        (lambda p, n, t: -ssm_right(p, n, t), "sign is flipped"),
+        (
+            lambda p, n, t: ssm_right(p, np.asarray(n) - t * np.log(np.asarray(n).shape[1]), t),
+            "negatives are averaged",
+        ),
+        (_naive, "overflows"),
+        (lambda p, n, t: np.mean(np.logaddexp(0, np.asarray(n)[:, 0] - p)), "should be"),
+        (lambda p, n, t: _lse(_logits(p, n, t).T).mean(), "should be"),
+    ],
+    ids=[
+        "per-pair",
+        "sum",
+        "no-positive",
+        "no-tau",
+        "tau-times",
+        "tau-outside",
+        "sign",
+        "mean-negatives",
+        "overflow",
+        "bpr-first-negative",
+        "wrong-axis",
+    ],
+)
+def test_sampled_softmax_wrong_losses_are_explained(loss_fn, message):
+    with pytest.raises(exercises.ExerciseFeedback, match=message):
+        exercises.check_sampled_softmax(loss_fn, HISTORY)
+
+
+def test_sampled_softmax_error_in_the_loss_is_reported():
+    def loss_fn(pos, neg, tau):
+        return np.concatenate([pos, neg], axis=1)  # (b,) and (b, M) do not stack this way
+
+    with pytest.raises(
+        exercises.ExerciseFeedback, match=r"(?s)raised AxisError.*pos_scores\[:, None\]"
+    ):
+        exercises.check_sampled_softmax(loss_fn, HISTORY)
+
+
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        ([1.5], "1 epoch loss"),
+        (None, "0 epoch loss"),
+        ([1.7, float("nan"), 1.2], "became nan at epoch 2"),
+        ([1.7, 1.8, 1.9], "did not go down"),
+    ],
+    ids=["one-epoch", "none", "nan", "rising"],
+)
+def test_sampled_softmax_bad_training_runs_are_explained(history, message):
+    with pytest.raises(exercises.ExerciseFeedback, match=message):
+        exercises.check_sampled_softmax(ssm_right, history)
