@@ -11,7 +11,7 @@ with an item–item matrix computed once from the training matrix :math:`R` (use
 They are the strongest simple baselines of the course: a model with a graph, trained for a
 minute, has to beat them to earn its place (notebooks 03 and 06; ``docs/recommenders.md``).
 
-Taught in ``notebooks/03_mf_recommendation.ipynb`` (section 6, derivations and numeric checks).
+Taught in ``notebooks/03_mf_recommendation.ipynb`` (section 5, derivations and numeric checks).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class EASE(_ItemItemRecommender):
 
     **Arguments**: ``n_users``, ``n_items``; ``reg`` = :math:`\lambda` (the only
     hyper-parameter; the default 500 was chosen on the validation split of notebook 01's
-    random split from a grid of 50 … 1,200, see notebook 03 §6.1).
+    random split from a grid of 50 … 1,200, see notebook 03 §5.1).
 
     Methods follow the course's model interface: :meth:`fit` (``users``, ``items``: training
     pairs), :meth:`score_all_users`, :meth:`score_pairs`. Deterministic: one fit stands for
@@ -169,12 +169,12 @@ class GFCF(_ItemItemRecommender):
     Laplacian :math:`\tilde L = I - \tilde P`; :math:`V_k V_k^\top` keeps the ``k`` lowest
     frequencies and drops the rest. Shen et al. show that LightGCN's layer combination with
     infinitely wide embeddings is a polynomial in :math:`\tilde P` of the same kind (checked
-    numerically in notebook 03 §6.2).
+    numerically in notebook 03 §5.2).
 
     **Arguments**: ``n_users``, ``n_items``; ``alpha`` (weight of the ideal filter; 0 gives the
     linear filter alone), ``k`` (frequencies kept), ``seed`` (start vector of the sparse SVD,
     so the fit is reproducible). Defaults chosen on the validation split of notebook 01's
-    random split (notebook 03 §6.2).
+    random split (notebook 03 §5.2).
 
     Reference: Shen, Wu, Zhang, Ou, Jiang, Lu, Huang & Zhang (2021), "How Powerful is Graph
     Convolution for Recommendation?", CIKM.
