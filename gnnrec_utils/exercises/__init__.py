@@ -22,5 +22,6 @@ from gnnrec_utils.exercises.nb03 import *  # noqa: F403
 from gnnrec_utils.exercises.nb04 import *  # noqa: F403
 from gnnrec_utils.exercises.nb05 import *  # noqa: F403
 from gnnrec_utils.exercises.nb06 import *  # noqa: F403
+from gnnrec_utils.exercises.nb07 import *  # noqa: F403
 
 __all__ = ["ExerciseFeedback"] + [n for n in dir() if n.startswith("check_")]
