@@ -1,6 +1,6 @@
 """Can a graph model beat EASE on MovieLens-100K? Tuned on validation, tested with paired tests.
 
-    python benchmarks/bench_vs_ease.py [--splits S1 S2] [--budget 12] [--seeds 42 43 44]
+    python benchmarks/bench_vs_ease.py [--splits S1 S2] [--budget 10] [--seeds 42 43 44]
                                        [--out outputs/bench_vs_ease/report.md] [--threads N]
 
 Splits (full ranking of all 1,682 films, training and validation films excluded, K = 20):
@@ -85,14 +85,16 @@ POLY_GRID = [
     for m in (1, 2, 3, 4, 6)
 ]
 #: LightGCN coordinate search: (parameter, values tried in this order) from the course defaults.
-#: Layer weights: "uniform" = 1/(K+1) (LightGCN), "decay" ∝ 1/(k+1), "no-ego" = layer 0 dropped.
+#: Layer weights: "uniform" = 1/(K+1) (LightGCN), "no-ego" = layer 0 dropped ("decay" ∝ 1/(k+1)
+#: is implemented but was not in the budget).
+#: (Ten trainings: the machine was shared by ~6 jobs, ~5 minutes of wall time per training.)
 LGCN_STEPS = [
     ("dim", [128, 256]),
     ("n_negatives", [4]),
-    ("n_layers", [1, 2, 4]),
+    ("n_layers", [2, 4]),
     ("reg", [1e-4, 1e-2]),
-    ("lr", [1e-2, 2e-3]),
-    ("layer_weights", ["decay", "no-ego"]),
+    ("lr", [1e-2]),
+    ("layer_weights", ["no-ego"]),
 ]
 #: Safety cap on one LightGCN training (seconds of training); hitting it is recorded.
 MAX_TRAIN_SECONDS = 300.0
@@ -486,7 +488,7 @@ def report(results: dict, seeds, budget: int) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--splits", nargs="+", default=["S1", "S2"], choices=["S1", "S2"])
-    p.add_argument("--budget", type=int, default=12, help="LightGCN tuning trainings per split")
+    p.add_argument("--budget", type=int, default=10, help="LightGCN tuning trainings per split")
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_vs_ease" / "report.md"))
     p.add_argument("--cache", default=str(ROOT / "outputs" / "bench_vs_ease" / "runs"))

@@ -30,8 +30,8 @@ done
 if [ ! -x "$VENV/bin/python" ]; then
   echo "== building $VENV"
   "$PYTHON" -m venv "$VENV"
-  # Pins that make RecBole 1.2.1 run today (issue 12): CPU torch; numpy 1.26 (RecBole uses
-  # np.float); scipy 1.12 (its LightGCN/NGCF call dok_matrix._update, gone in 1.13); ray 2.6.3
+  # Pins that make RecBole 1.2.1 run today (issue 12): CPU torch; numpy 1.26 (RecBole aliases
+  # np.float = np.float_, gone in NumPy 2); scipy 1.12 (its LightGCN/NGCF call dok_matrix._update, gone in 1.13); ray 2.6.3
   # with setuptools < 81 (imported at start-up); pandas 2.2 (built against numpy 1.x).
   "$VENV/bin/pip" install --quiet \
     "torch==2.13.0" "recbole==1.2.1" "numpy==1.26.4" "scipy==1.12.0" "ray==2.6.3" \
