@@ -21,7 +21,8 @@ The validation metric comes from an *evaluator*: any callable that takes the
 never sees the test set; a ``test_evaluator`` may be passed to *record* test metrics along
 the way (for time-to-quality benchmarks), never to select anything.
 
-Taught in ``notebooks/03_mf_recommendation.ipynb``.
+Taught in ``notebooks/03_mf_recommendation.ipynb``; §3.4a writes LightGCN, BPR-MF and the
+BPR training step out in plain TensorFlow and checks them against this module.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def bpr_loss(pos_scores, neg_scores):
 
     Reference: Rendle et al. (2009), "BPR: Bayesian Personalized Ranking from Implicit
     Feedback", UAI, eq. 6.
+
+    Written out in notebook 03 §3.4a (and generalised to sampled softmax in Exercise 3.5).
     """
     return tf.reduce_mean(tf.math.softplus(neg_scores - pos_scores))
 
@@ -209,6 +212,9 @@ class BPREpochs:
     seconds)``; ``max_batches`` stops early (for timing a few batches of a huge epoch), and the
     mean is then over the batches that ran. ``tracing_count`` is how often the step was traced
     (1 = never again).
+
+    Its step (:func:`_make_bpr_step`, :func:`bpr_loss`, :func:`epoch_triples`) is written out
+    with a ``GradientTape`` in notebook 03 §3.4a and checked equal, weight for weight.
     """
 
     def __init__(
