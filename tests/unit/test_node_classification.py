@@ -475,3 +475,20 @@ def test_plain_tensorflow_gcn_step_equals_the_trainers_first_epoch(sbm, sbm_spli
     assert fit.history["train_loss"].iloc[0] == pytest.approx(float(loss), rel=1e-6)
     for ours, theirs in zip(params, trainer.model.get_weights(), strict=True):
         np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-6)
+
+
+def test_many_trainers_in_a_row_do_not_warn_about_retracing(sbm, sbm_split):
+    import logging
+
+    import tensorflow as tf
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    try:
+        for _ in range(7):  # seven trainers, one trace each: not a retracing problem
+            nc.GNNMethod("gcn", hidden=4, max_epochs=2, patience=1)(sbm, sbm_split, 0)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
