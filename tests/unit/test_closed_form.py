@@ -102,3 +102,15 @@ def test_gfcf_rejects_bad_settings():
         cf.GFCF(N_USERS, N_ITEMS, k=0)
     with pytest.raises(ValueError, match="must be <"):
         cf.GFCF(N_USERS, N_ITEMS, k=N_ITEMS).fit(users, items)
+
+
+def test_cli_registry_uses_the_class_defaults():
+    # One setting, one value: the CLI's registry must not drift from the classes' defaults,
+    # which notebook 03 chose on validation and notebook 06 uses.
+    import inspect
+
+    evaluate = pytest.importorskip("gnnrec_utils.evaluate")
+    for name, cls in (("ease", cf.EASE), ("gf-cf", cf.GFCF)):
+        params = inspect.signature(cls).parameters
+        for key, value in evaluate.MODEL_DEFAULTS[name]["model"].items():
+            assert params[key].default == value, (name, key)
