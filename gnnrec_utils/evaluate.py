@@ -630,10 +630,17 @@ def _check_memory(model: str, n_users: int, n_items: int) -> None:
     available = _available_memory()
     if available is not None and needed > available:
         raise InputError(
-            f"--model {model} needs {what} (about {needed / 2**30:,.1f} GiB) for "
-            f"{n_users:,} users × {n_items:,} items, but only {available / 2**30:,.1f} GiB "
-            "of memory is available; use --model pop or a smaller catalogue"
+            f"--model {model} needs {what} (about {_size(needed)}) for {n_users:,} users × "
+            f"{n_items:,} items, but only {_size(available)} of memory is available; use "
+            "--model pop or a smaller catalogue"
         )
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{int(n_bytes)} bytes"
 
 
 def _check_gfcf(n_users: int, n_items: int) -> None:
