@@ -3,10 +3,13 @@
     python tools/build_report.py [--executed outputs/executed] [--results outputs/results]
                                  [--out report]
 
-Writes one page per numbered notebook (code, outputs and figures embedded as data URIs, LaTeX
-drawn offline as inline SVG), ``index.html`` (course map, results table, build date and commit,
-a link back to the README) and one shared ``style.css``. Nothing is loaded from the internet;
-every internal link is relative, so the folder works opened from disk (``file://``) and served.
+Writes one page per numbered notebook, rendered by nbconvert's HTML exporter (code, outputs
+and figures embedded as data URIs), ``index.html`` (course map with a badge on a run that
+stopped with an error or did not finish, results table, build date and commit, a link back to
+the README), one shared ``style.css`` and a copy of MathJax 2.7 (``mathjax/``, from the pinned
+``jupyter-server-mathjax`` wheel) that typesets every formula in the reader's browser. Nothing
+is loaded from the internet; every internal link is relative, so the folder works opened from
+disk (``file://``) and served.
 
 Notebooks come from ``--executed`` (what ``make run`` writes). When that option is not given and
 ``outputs/executed`` holds no notebooks, the committed ``notebooks/NN_*.ipynb`` (which carry the
@@ -38,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from run_notebooks import run_status  # tools/ is on sys.path: this file runs as a script
+
 ROOT = paths.repo_root()
 NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -50,117 +55,91 @@ class ReportError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------
-# LaTeX drawn offline: matplotlib's mathtext turns a formula into glyph outlines (inline SVG).
+# Formulas: MathJax 2.7, copied into the report from the jupyter-server-mathjax wheel
 # --------------------------------------------------------------------------------------------
 
-# mathtext understands most of what the notebooks write; these rewrites cover the rest.
-_TEX_REWRITES = [
-    (re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?![A-Za-z])"), ""),
-    (re.compile(r"\\(?:displaystyle|textstyle|limits|nolimits)(?![A-Za-z])"), ""),
-    (re.compile(r"\\(?:label|tag)\{[^{}]*\}"), ""),
-    (re.compile(r"\\[td]frac(?![A-Za-z])"), r"\\frac"),
-    (re.compile(r"\\ge(?![A-Za-z])"), r"\\geq"),
-    (re.compile(r"\\le(?![A-Za-z])"), r"\\leq"),
-    (re.compile(r"\\[lr]Vert(?![A-Za-z])"), r"\\Vert"),
-    (re.compile(r"\\[lr]vert(?![A-Za-z])"), r"\\vert"),
-    (re.compile(r"\\operatorname\*"), r"\\operatorname"),
-    (re.compile(r"\\textbf(?![A-Za-z])"), r"\\mathbf"),
-    (re.compile(r"\\textit(?![A-Za-z])"), r"\\mathit"),
-    (re.compile(r"\\hbox(?![A-Za-z])"), r"\\text"),
-    (re.compile(r"\\stackrel(?![A-Za-z])"), r"\\overset"),
-    (re.compile(r"\\iff(?![A-Za-z])"), r"\\Leftrightarrow"),
-    (re.compile(r"\\coloneqq(?![A-Za-z])"), ":="),
-    (re.compile(r"\\land(?![A-Za-z])"), r"\\wedge"),
-    (re.compile(r"\\lor(?![A-Za-z])"), r"\\vee"),
-]
-_LINE_ENVS = re.compile(r"\\(?:begin|end)\{(?:aligned|align\*?|gathered|gather\*?|split)\}")
-_MATH_SIZE = 16.0  # path units per em
-
-
-class MathRenderer:
-    """Turn TeX into inline SVG with matplotlib; formulas mathtext cannot draw stay as TeX."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, bool], str] = {}
-        self.drawn = 0
-        self.as_text: list[str] = []
-
-    def render(self, tex: str, display: bool) -> str:
-        key = (tex, display)
-        if key not in self._cache:
-            self._cache[key] = self._render(tex, display)
-        return self._cache[key]
-
-    def _render(self, tex: str, display: bool) -> str:
-        source = tex.strip()
-        lines = self._lines(source)
-        try:
-            svgs = [self._svg(line) for line in lines if line.strip()]
-        except Exception:  # mathtext raises ValueError/ParseFatalException/KeyError/…
-            svgs = []
-        label = html.escape(" ".join(source.split()), quote=True)
-        if not svgs:
-            self.as_text.append(source)
-            body = html.escape(source)
-            if display:
-                return f'<code class="math display tex" title="LaTeX source">{body}</code>'
-            return f'<code class="math tex" title="LaTeX source">{body}</code>'
-        self.drawn += 1
-        if display:
-            rows = "".join(f'<span class="math-line">{s}</span>' for s in svgs)
-            return f'<span class="math display" role="math" title="{label}">{rows}</span>'
-        return f'<span class="math" role="math" title="{label}">{"".join(svgs)}</span>'
-
-    @staticmethod
-    def _lines(tex: str) -> list[str]:
-        for pattern, repl in _TEX_REWRITES:
-            tex = pattern.sub(repl, tex)
-        if _LINE_ENVS.search(tex):
-            tex = _LINE_ENVS.sub("", tex)
-            return [line.replace("&", " ") for line in re.split(r"\\\\", tex)]
-        if "\\\\" in tex or "&" in tex or "\\begin" in tex:
-            return []  # matrices and cases: mathtext has no arrays, so the TeX is shown
-        return [tex]
-
-    @staticmethod
-    def _svg(tex: str) -> str:
-        import matplotlib
-
-        with matplotlib.rc_context({"mathtext.fontset": "cm"}):
-            from matplotlib.font_manager import FontProperties
-            from matplotlib.path import Path as MplPath
-            from matplotlib.textpath import TextPath, TextToPath
-
-            one_line = "$" + " ".join(tex.split()) + "$"
-            prop = FontProperties(size=_MATH_SIZE)
-            width, height, descent = TextToPath().get_text_width_height_descent(
-                one_line, prop, ismath=True
-            )
-            outline = TextPath((0, 0), one_line, prop=prop)
-        if width <= 0 or height <= 0:
-            raise ValueError("empty formula")
-        baseline = height - descent
-        commands = {
-            MplPath.MOVETO: "M",
-            MplPath.LINETO: "L",
-            MplPath.CURVE3: "Q",
-            MplPath.CURVE4: "C",
+MATHJAX_DIR = "mathjax"  # report/mathjax/: the wheel's static files
+MATHJAX_CONFIG_FILE = "mathjax-config.js"
+#: Loaded before MathJax.js (``window.MathJax`` is read as its configuration). TeX in ``$…$``,
+#: ``$$…$$``, ``\(…\)``, ``\[…\]`` and bare ``\begin{…}`` environments, as Jupyter does;
+#: HTML-CSS output with the STIX-Web fonts the wheel ships (no font is fetched from the web);
+#: TeX errors are shown as errors (noErrors/noUndefined off) and collected, with the end of
+#: typesetting, in ``window.gnnrecMath`` for the report's browser test.
+MATHJAX_CONFIG = """\
+window.gnnrecMath = { done: false, errors: [] };
+window.MathJax = {
+  tex2jax: {
+    inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
+    displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]],
+    processEscapes: true,
+    processEnvironments: true
+  },
+  TeX: { equationNumbers: { autoNumber: "none" },
+         noErrors: { disabled: true }, noUndefined: { disabled: true } },
+  "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "STIX-Web",
+                imageFont: null, linebreaks: { automatic: true },
+                // MathJax's font-loading probe is url('about:blank'), an error under file://
+                styles: { "@font-face": { "font-family": "MathJax_Blank",
+                                          src: "local('MathJax_Blank')" } } },
+  showMathMenu: false,
+  messageStyle: "none",
+  AuthorInit: function () {
+    var hub = MathJax.Hub;
+    hub.Register.MessageHook("TeX Jax - parse error", function (m) {
+      window.gnnrecMath.errors.push("TeX error: " + m[1] + " in " + m[2]);
+    });
+    hub.Register.MessageHook("Math Processing Error", function (m) {
+      window.gnnrecMath.errors.push("Math Processing Error: " + (m[2] && m[2].message));
+    });
+    // The bundled NativeMML output declares @font-face rules for TeX fonts the wheel does not
+    // ship; the hidden assistive MathML would request them. Point them at local fonts only.
+    hub.Register.StartupHook("NativeMML Jax Config", function () {
+      var styles = MathJax.OutputJax.NativeMML.config.styles;
+      for (var key in styles) {
+        if (key.indexOf("@font-face") === 0 && styles[key].src) {
+          styles[key].src = "local('" + styles[key]["font-family"].replace(/-WEB$/, "") + "')";
         }
-        parts = []
-        for vertices, code in outline.iter_segments(simplify=False, curves=True):
-            if code == MplPath.CLOSEPOLY:
-                parts.append("Z")
-                continue
-            xy = vertices.reshape(-1, 2)
-            coords = " ".join(f"{x:.1f} {baseline - y:.1f}" for x, y in xy)
-            parts.append(commands[code] + coords)
-        em = lambda v: f"{v / _MATH_SIZE:.3f}em"  # noqa: E731
-        style = f"width:{em(width)};height:{em(height)};vertical-align:-{em(descent)}"
-        return (
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.1f} {height:.1f}" '
-            f'style="{style}" aria-hidden="true" focusable="false">'
-            f'<path fill="currentColor" d="{"".join(parts)}"/></svg>'
-        )
+      }
+    });
+    hub.Register.StartupHook("End", function () {
+      hub.Queue(function () { window.gnnrecMath.done = true; });
+    });
+  }
+};
+"""
+MATHJAX_SCRIPTS = (
+    f'<script src="{MATHJAX_CONFIG_FILE}"></script>\n'
+    f'<script src="{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"></script>\n'
+)
+
+
+def mathjax_source() -> Path:
+    """The MathJax 2.7 files shipped by the pinned ``jupyter-server-mathjax`` wheel."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError as err:
+        raise ReportError(
+            "jupyter-server-mathjax is not installed (the report's offline MathJax): "
+            "run `make setup`"
+        ) from err
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (static / "MathJax.js").is_file():
+        raise ReportError(f"{static} has no MathJax.js: reinstall jupyter-server-mathjax")
+    return static
+
+
+def copy_mathjax(out_dir: Path) -> None:
+    """MathJax into ``out_dir/mathjax`` (HTML-CSS output, STIX-Web fonts, English only)."""
+    static = mathjax_source()
+    skip_languages = shutil.ignore_patterns("[a-df-z]*", "e[a-mo-z]*")  # keep localization/en
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        if Path(folder).name == "localization":
+            return set(skip_languages(folder, names))
+        return set()
+
+    shutil.copytree(static, out_dir / MATHJAX_DIR, ignore=ignore)
+    (out_dir / MATHJAX_CONFIG_FILE).write_text(MATHJAX_CONFIG)
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,7 +158,7 @@ class Page:
     html_name: str | None = None
     results: dict | None = None
     results_file: Path | None = None
-    has_error: bool = False
+    status: str = "finished"  # run_notebooks.run_status: finished, error or unfinished
     parameters: dict = field(default_factory=dict)
     duration: float | None = None
 
@@ -205,22 +184,16 @@ class LinkFixer:
         return quote(Path(os.path.relpath(target, self.out_dir)).as_posix()) + fragment
 
 
-def _exporter(math_renderer: MathRenderer, link_fixer: LinkFixer):
-    """nbconvert's basic HTML exporter (no scripts) with offline math and fixed links."""
+def _exporter(link_fixer: LinkFixer):
+    """nbconvert's basic HTML exporter (no scripts) with links fixed for the report folder.
+
+    Formulas stay as TeX in the page (nbconvert escapes them) for MathJax to typeset.
+    """
     from jinja2 import pass_context
     from nbconvert import HTMLExporter
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
     class Renderer(IPythonRenderer):
-        def block_math(self, body: str) -> str:
-            return math_renderer.render(body, display=True)
-
-        def latex_environment(self, name: str, body: str) -> str:
-            return math_renderer.render(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True)
-
-        def inline_math(self, body: str) -> str:
-            return math_renderer.render(body, display=False)
-
         def link(self, text: str, url: str, title: str | None = None) -> str:
             return super().link(text, link_fixer(url), title)
 
@@ -257,10 +230,17 @@ _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def _prepare(nb):
-    """A copy without what a static page cannot show (widget views) and without metadata noise."""
+    """A copy without what a static page cannot show (widget views) and without machine paths.
+
+    papermill's injected-parameters cell of an older run may hold absolute paths inside the
+    repository; they are shown relative to the notebook folder, as the runner now injects them.
+    """
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
+    root = str(ROOT) + os.sep
     for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(root, os.path.relpath(ROOT, NOTEBOOKS) + "/")
         for out in cell.get("outputs", []):
             data = out.get("data")
             if data and _WIDGET_MIME in data:
@@ -307,20 +287,25 @@ def _plain_title(title: str) -> str:
     return re.sub(r"[`*]", "", title)
 
 
-def _has_error(nb) -> bool:
-    return any(
-        out.get("output_type") == "error" for cell in nb.cells for out in cell.get("outputs", [])
-    )
+#: What the index badge and the page banner say for a run that did not finish.
+STATUS_BADGE = {"error": "stopped with an error", "unfinished": "did not finish"}
+STATUS_BANNER = {
+    "error": "This run stopped with an error: the notebook is only partly executed (see the "
+    "last cell with an error output).",
+    "unfinished": "This run did not finish (it was stopped or killed): the notebook is only "
+    "partly executed and its results were not recorded.",
+}
 
 
-def _page_html(title: str, nav: str, body: str, footer: str) -> str:
+def _page_html(title: str, nav: str, body: str, footer: str, with_math: bool = False) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n"
         '<link rel="stylesheet" href="style.css">\n'
-        "</head>\n<body>\n"
+        + (MATHJAX_SCRIPTS if with_math else "")
+        + "</head>\n<body>\n"
         f'<header class="site"><nav>{nav}</nav></header>\n'
         f"<main>\n{body}\n</main>\n"
         f'<footer class="site">{footer}</footer>\n'
@@ -345,11 +330,8 @@ def render_page(page: Page, pages: list[Page], exporter, source_note: str) -> st
         nxt = rendered[index + 1]
         links.append(f'<a href="{nxt.html_name}" rel="next">{html.escape(nxt.stem)} &rarr;</a>')
     banner = ""
-    if page.has_error:
-        banner = (
-            '<p class="banner error">This run stopped with an error: the notebook is only '
-            "partly executed (see the last cell with an error output).</p>\n"
-        )
+    if page.status in STATUS_BANNER:
+        banner = f'<p class="banner error">{STATUS_BANNER[page.status]}</p>\n'
     if page.parameters.get("QUICK") or (page.results or {}).get("quick"):
         banner += (
             '<p class="banner quick">Executed with <code>QUICK=True</code> (reduced work): the '
@@ -361,6 +343,7 @@ def render_page(page: Page, pages: list[Page], exporter, source_note: str) -> st
         " ".join(links),
         f'{banner}<article class="notebook">\n{body}\n</article>',
         footer,
+        with_math=True,
     )
 
 
@@ -443,7 +426,7 @@ def _csv_value(text: str):
 
 def csv_table(path: Path, table_id: str) -> str:
     with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
+        rows = [row for row in csv.reader(handle) if row]
     if not rows:
         return ""
     header, body = rows[0], rows[1:]
@@ -500,8 +483,8 @@ def render_index(
         badges = []
         if not page.html_name:
             badges.append('<span class="badge missing">not executed</span>')
-        if page.has_error:
-            badges.append('<span class="badge error">stopped with an error</span>')
+        if page.status in STATUS_BADGE:
+            badges.append(f'<span class="badge error">{STATUS_BADGE[page.status]}</span>')
         if page.parameters.get("QUICK") or (page.results or {}).get("quick"):
             badges.append('<span class="badge quick">QUICK run</span>')
         if page.duration is not None:
@@ -542,7 +525,11 @@ def render_index(
     )
     footer = f'gnnrec course report &middot; <a href="{readme}">README</a>'
     return _page_html(
-        "gnnrec — course report", '<a href="index.html">gnnrec report</a>', body, footer
+        "gnnrec — course report",
+        '<a href="index.html">gnnrec report</a>',
+        body,
+        footer,
+        with_math=True,  # the goal lines carry formulas
     )
 
 
@@ -611,12 +598,7 @@ article.notebook .anchor-link { visibility: hidden; margin-left: .3em; text-deco
 article.notebook h1:hover .anchor-link, article.notebook h2:hover .anchor-link,
 article.notebook h3:hover .anchor-link, article.notebook h4:hover .anchor-link
        { visibility: visible; }
-.math svg { display: inline-block; overflow: visible; font-size: 1.12em; }
-.math.display { display: block; text-align: center; margin: .8rem 0; overflow-x: auto; }
-.math.display .math-line { display: block; margin: .25rem 0; }
-.math.display svg { font-size: 1.3em; }
-.math.tex { white-space: pre-wrap; }
-code.math.display.tex { text-align: left; padding: .4rem .7rem; }
+.MathJax_Display { overflow-x: auto; overflow-y: hidden; }
 .ansi-red-fg { color: #b22b31; } .ansi-green-fg { color: #007427; }
 .ansi-yellow-fg { color: #b27d12; } .ansi-blue-fg { color: #0065ca; }
 .ansi-cyan-fg { color: #0e7f8c; } .ansi-magenta-fg { color: #a03196; }
@@ -727,7 +709,6 @@ def build(
     course = {p.stem: p for p in numbered(NOTEBOOKS)} | by_stem
     out_dir = out_dir.resolve()
     fixer = LinkFixer(out_dir, set(by_stem))
-    math_renderer = MathRenderer()
     pages = []
     for stem in sorted(course):
         try:
@@ -739,7 +720,7 @@ def build(
         if stem in by_stem:
             page.source = by_stem[stem]
             page.html_name = f"{stem}.html"
-            page.has_error = _has_error(nb)
+            page.status = run_status(nb)
             meta = nb.metadata.get("papermill", {})
             page.parameters = dict(meta.get("parameters") or {})
             if isinstance(meta.get("duration"), (int, float)):
@@ -749,7 +730,8 @@ def build(
 
     _prepare_out(out_dir)
     (out_dir / "style.css").write_text(stylesheet())
-    exporter = _exporter(math_renderer, fixer)
+    copy_mathjax(out_dir)
+    exporter = _exporter(fixer)
     for page in pages:
         if page.html_name:
             (out_dir / page.html_name).write_text(render_page(page, pages, exporter, source_note))
@@ -757,12 +739,6 @@ def build(
     warnings = []
     if fixer.broken:
         warnings.append("links to missing files: " + ", ".join(sorted(set(fixer.broken))))
-    if math_renderer.as_text:
-        shown = sorted({" ".join(t.split())[:50] for t in math_renderer.as_text})
-        warnings.append(
-            f"{len(shown)} formula(s) shown as LaTeX source (mathtext cannot draw them): "
-            + "; ".join(shown)
-        )
     notes = []
     if not any(p.results for p in pages):
         notes.append(f"No recorded results in <code>{html.escape(_display(results_dir))}</code>.")
@@ -772,7 +748,7 @@ def build(
     index.write_text(render_index(pages, results_dir, out_dir, source_note, notes))
     log(
         f"report: {sum(1 for p in pages if p.html_name)} notebook page(s) from "
-        f"{_display(executed)}, {math_renderer.drawn} formula(s) drawn, "
+        f"{_display(executed)} (formulas typeset in the browser by report/{MATHJAX_DIR}), "
         f"{time.perf_counter() - started:.1f} s -> {index}"
     )
     for warning in warnings:
