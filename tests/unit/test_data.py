@@ -823,3 +823,49 @@ def test_importing_data_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------
+# read_interactions: quotes, ids written as floats, missing-value ids (issue 16)
+# --------------------------------------------------------------------------------------------
+
+
+def _rows_with_quotes(sep):
+    lines = [sep.join(["user_id", "item_id", "comment"])]
+    for k in range(480):
+        comment = {100: '"great film', 103: 'so-so"'}.get(k, "ok")
+        lines.append(sep.join([str(k % 30 + 1), str(k % 80 + 1), comment]))
+    return "\n".join(lines) + "\n"
+
+
+def test_read_interactions_tsv_has_no_quoting(tmp_path):
+    frame = data.read_interactions(write(tmp_path, "r.tsv", _rows_with_quotes("\t")))
+    assert len(frame) == 480  # no row swallowed by the unmatched quote
+    assert frame["comment"].iloc[100] == '"great film' and frame["comment"].iloc[103] == 'so-so"'
+
+
+def test_read_interactions_csv_field_over_several_lines_is_refused(tmp_path):
+    with pytest.raises(data.DataFormatError, match=r"lines 102-105: a quoted field runs over 4"):
+        data.read_interactions(write(tmp_path, "r.csv", _rows_with_quotes(",")))
+    # well-formed CSV quoting still works
+    frame = data.read_interactions(write(tmp_path, "q.csv", 'user_id,item_id,c\n1,2,"a, ""b"""\n'))
+    assert frame["c"].tolist() == ['a, "b"']
+
+
+def test_read_interactions_reads_integer_ids_written_as_floats(tmp_path):
+    frame = data.read_interactions(write(tmp_path, "r.csv", "user_id,item_id\n1.0,13.0\n2,7\n"))
+    assert frame["user_id"].tolist() == [1, 2] and frame["item_id"].tolist() == [13, 7]
+    assert frame["item_id"].dtype == np.int64
+    # text ids stay exactly as written: leading zeros and fractions are not numbers here
+    frame = data.read_interactions(write(tmp_path, "s.csv", "user_id,item_id\n007,13.5\n1,13.0\n"))
+    assert frame["user_id"].tolist() == ["007", "1"] and frame["item_id"].tolist() == [
+        "13.5",
+        "13.0",
+    ]
+
+
+@pytest.mark.parametrize("marker", ["NaN", "nan", "NA", "null", "None", "#N/A"])
+def test_read_interactions_refuses_missing_value_markers_as_ids(tmp_path, marker):
+    path = write(tmp_path, "r.tsv", f"user_id\titem_id\n1\t2\n3\t{marker}\n")
+    with pytest.raises(data.DataFormatError, match=rf"line 3: item_id '{marker}' marks a missing"):
+        data.read_interactions(path)

@@ -4,15 +4,17 @@ command line on tiny files (happy paths, id mapping, and one clear message per b
 from __future__ import annotations
 
 from gnnrec_utils import evaluate
-from gnnrec_utils.metrics import evaluate_ranking
+from gnnrec_utils.metrics import TOP_K_METRICS, evaluate_ranking
 
 import json
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from tests.helpers import ROOT
 
@@ -255,3 +257,170 @@ def test_cli_bad_files_get_one_clear_line_and_exit_code_2(case, expected, files,
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert expected in lines[0]
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------
+# Batched evaluation (issue 16): identical results, bounded memory, clear refusal
+# --------------------------------------------------------------------------------------------
+
+
+def _random_split(seed, n_users=97, n_items=300, n_pairs=4000, n_train=3000):
+    rng = np.random.default_rng(seed)
+    cells = rng.permutation(n_users * n_items)[:n_pairs]
+    u, i = cells // n_items, cells % n_items
+    train, test = (u[:n_train], i[:n_train]), (u[n_train:], i[n_train:])
+    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    scores[:, :50] = np.round(scores[:, :50])  # many ties
+    return train, test, scores
+
+
+class _Spy:
+    """A model that records the batches it is asked for."""
+
+    def __init__(self, scores):
+        self.scores, self.batches = scores, []
+
+    def score_all_users(self, users=None):
+        rows = np.arange(len(self.scores)) if users is None else np.asarray(users)
+        self.batches.append(rows.size)
+        return self.scores[rows]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("with_auc", [False, True], ids=["top-k", "with-auc"])
+def test_batched_evaluation_equals_one_shot_exactly(seed, with_auc):
+    train, test, scores = _random_split(seed)
+    n_users, n_items = scores.shape
+    metrics = TOP_K_METRICS + (("auc",) if with_auc else ())
+    truth = np.zeros((n_users, n_items), bool)
+    truth[test] = True
+    ex = np.zeros((n_users, n_items), bool)
+    ex[train] = True
+    ks = (5, 10, 20)
+    want = evaluate_ranking(scores, truth, ex, ks=ks, metrics=metrics)
+    want_per_user = evaluate_ranking(scores, truth, ex, ks=ks, metrics=metrics, per_user=True)
+    for batch_users in (1, 7, 50, None):
+        ev = evaluate.RankingEvaluator(
+            test, n_users, n_items, [train], ks=ks, metrics=metrics, batch_users=batch_users
+        )
+        assert ev(scores) == want  # exact equality of every value, dense matrix in
+        spy = _Spy(scores)
+        assert ev(spy) == want  # and a model, scored batch by batch
+        assert max(spy.batches) <= (batch_users or n_users) and sum(spy.batches) == ev.users.size
+        got = ev(scores, per_user=True)
+        assert got.keys() == want_per_user.keys()
+        for key, values in want_per_user.items():
+            np.testing.assert_array_equal(got[key], values, err_msg=f"{key}, {batch_users}")
+
+
+def test_evaluator_keeps_masks_sparse_and_ranks_only_users_with_held_out_items():
+    train, test, scores = _random_split(0)
+    ev = evaluate.RankingEvaluator(test, *scores.shape, [train])
+    assert sp.issparse(ev.truth) and sp.issparse(ev.exclude)
+    assert ev.users.tolist() == sorted(set(test[0].tolist()))
+    assert ev.exclude.toarray()[train].all()  # notebook 03 reads .exclude like this
+
+
+def test_evaluation_memory_stays_within_the_batch_budget():
+    n_users, n_items, budget = 2000, 4000, 4 * 2**20
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, n_users, 60_000), rng.integers(0, n_items, 60_000)
+    key = np.unique(u * n_items + i)
+    u, i = key // n_items, key % n_items
+    from gnnrec_utils.models import PopularityModel
+
+    model = PopularityModel(n_users, n_items).fit(u[10_000:], i[10_000:])
+    ev = evaluate.RankingEvaluator(
+        (u[:10_000], i[:10_000]), n_users, n_items, [(u[10_000:], i[10_000:])],
+        max_batch_bytes=budget,
+    )  # fmt: skip
+    assert ev.batch_users == budget // (n_items * 32)
+    tracemalloc.start()
+    try:
+        ev(model)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_shot = n_users * n_items * 17  # scores + masks + evaluate_ranking's ~11 B per entry
+    assert peak < 2 * budget < one_shot / 10, (peak, budget, one_shot)
+
+
+def test_a_catalogue_whose_single_row_cannot_fit_is_refused():
+    with pytest.raises(MemoryError, match=r"ranking one user's 100,000 items needs about 3 MiB"):
+        evaluate.RankingEvaluator(([0], [0]), 2, 100_000, max_batch_bytes=2**20)
+
+
+def test_scores_of_the_wrong_shape_are_named():
+    ev = evaluate.RankingEvaluator(([0, 1], [3, 4]), 2, 30)
+    with pytest.raises(ValueError, match=r"scores have shape \(2, 29\), expected"):
+        ev(np.zeros((2, 29)))
+
+
+# --------------------------------------------------------------------------------------------
+# Closed-form models in the CLI: EASE and GF-CF
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def larger_files(tmp_path):
+    """80 users × 100 items (GF-CF keeps k=64 frequencies: it needs more than 64 of each)."""
+    rng = np.random.default_rng(1)
+    rows = {"train": [], "valid": [], "test": []}
+    for u in range(80):
+        items = rng.permutation(100)[:20]
+        rows["train"] += [(u, i) for i in items[:14]]
+        rows["valid"] += [(u, i) for i in items[14:16]]
+        rows["test"] += [(u, i) for i in items[16:20]]
+    header = ["user_id", "item_id"]
+    return {role: write(tmp_path / f"{role}.csv", header, r, sep=",") for role, r in rows.items()}
+
+
+@pytest.mark.parametrize("name", ["ease", "gf-cf"])
+def test_cli_closed_form_models_match_the_library(name, larger_files, capsys):
+    from gnnrec_utils import closed_form
+
+    argv = ["--model", name, "--quiet", "--seed", "3"]
+    argv += [f"--{role}={path}" for role, path in larger_files.items()]
+    code, out, err = run_main(capsys, argv)
+    assert code == 0, err
+    result = json.loads(out)
+    assert "best_epoch" not in result and result["n_items"] == 100
+    data = evaluate.load_split_files(*larger_files.values(), warn=lambda m: None)
+    n_users, n_items = data["n_users"], data["n_items"]
+    if name == "ease":
+        model = closed_form.EASE(n_users, n_items, **evaluate.MODEL_DEFAULTS["ease"]["model"])
+    else:
+        defaults = evaluate.MODEL_DEFAULTS["gf-cf"]["model"]
+        model = closed_form.GFCF(n_users, n_items, **defaults, seed=3)
+    model.fit(*data["train"])
+    test_eval = evaluate.RankingEvaluator(
+        data["test"], n_users, n_items, exclude=[data["train"], data["valid"]]
+    )
+    assert result["test"] == json.loads(json.dumps(test_eval(model)))
+    pop = evaluate.RankingEvaluator(
+        data["test"], n_users, n_items, exclude=[data["train"], data["valid"]]
+    )(evaluate.build_model("pop", data["train"], n_users, n_items, seed=0))
+    assert result["test"]["n_users"] == pop["n_users"] == 80
+
+
+def test_cli_closed_form_model_warns_that_epochs_do_not_apply(larger_files, capsys):
+    argv = ["--model", "ease", "--quiet", "--epochs", "5"]
+    argv += [f"--{role}={path}" for role, path in larger_files.items()]
+    code, _, err = run_main(capsys, argv)
+    assert code == 0 and "--epochs has no effect on --model ease" in err
+
+
+def test_cli_gfcf_on_too_few_users_is_one_line(files, capsys):
+    argv = ["--model", "gf-cf", "--train", files["train"], "--valid", files["valid"]]
+    code, out, err = run_main(capsys, argv + ["--test", files["test"]])
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: --model gf-cf keeps k=64 graph frequencies")
+    assert "these files have 8 users" in line
+
+
+def test_cli_help_lists_every_model():
+    text = evaluate._parser().format_help()
+    for name in evaluate.MODEL_NAMES:
+        assert name in text
+    assert "byte-identical" in text and "--timings" in text

@@ -628,3 +628,18 @@ def test_metrics_module_imports_no_tensorflow_or_pandas():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_per_user_values_do_not_depend_on_the_other_rows():
+    """Batched evaluation (evaluate.RankingEvaluator) relies on it: each user's value is
+    computed from its own row only, bit for bit (no BLAS reduction whose order depends on
+    the number of rows)."""
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(203, 400))
+    truth = rng.random((203, 400)) < 0.3  # dense hits: many NDCG terms to add per row
+    whole = M.evaluate_ranking(scores, truth, ks=(5, 20), per_user=True)
+    for rows in (slice(0, 1), slice(7, 50), slice(101, 203)):
+        part = M.evaluate_ranking(scores[rows], truth[rows], ks=(5, 20), per_user=True)
+        for key, values in part.items():
+            if key != "n_users":
+                np.testing.assert_array_equal(values, whole[key][rows], err_msg=key)
