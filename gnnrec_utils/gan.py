@@ -34,7 +34,11 @@ This module makes it concrete for a user–item graph, following IRGAN (Wang et 
       = \mathbb E_{j \sim p_\theta}\big[(r(u, j) - b_u)\,
         \nabla_\theta \log p_\theta(j \mid u)\big];
 
+- :func:`discriminator_train_step` and :func:`generator_train_step`: one step of each player
+  (notebook 05 §4.1 writes both out in plain TensorFlow and asserts they equal these);
 - :func:`fit_gan`: alternating D and G updates with a history for plots;
+- :data:`GAN_DEFAULTS`: the settings notebook 05 chose on validation (one place, read by
+  notebook 06);
 - graph generation: :func:`sample_graph` (a synthetic graph with given user degrees),
   :func:`configuration_model` (degree-preserving random baseline), :func:`ks_statistic`,
   :func:`co_interaction`, :func:`graph_statistics`.
@@ -61,6 +65,7 @@ import tensorflow as tf
 
 __all__ = [
     "BASELINES",
+    "GAN_DEFAULTS",
     "Discriminator",
     "PolicyGenerator",
     "reward_from_logits",
@@ -70,6 +75,7 @@ __all__ = [
     "sample_categorical",
     "sampled_item_statistics",
     "discriminator_train_step",
+    "generator_train_step",
     "fit_gan",
     "sample_graph",
     "configuration_model",
@@ -79,6 +85,23 @@ __all__ = [
 ]
 
 BASELINES = ("loo", "ema", "none")
+
+#: The graph GAN's settings on MovieLens-100K, chosen by notebook 05 (§5.1) on the validation
+#: split only: a small grid, one value at a time, over the generator's learning rate ``g_lr``
+#: (5e-4, 1e-3, 5e-3), then the temperature (0.5, 1, 2), then the draws per user ``n_samples``
+#: (4, 16, 64); one seed, 15 epochs, the kept epoch's validation NDCG@20 as the criterion (0.2471 against 0.2460 before the game; the
+#: seven settings span -0.0005 to +0.0012, and ``n_samples`` 64 ties with 16 to four decimals,
+#: so this is the best of a flat grid, not a clear optimum). The discriminator's settings (``d_lr``,
+#: ``d_reg``) and the leave-one-out baseline were not tuned. ``temperature`` and
+#: ``exclude_train`` configure :class:`PolicyGenerator` (``exclude=train`` when True),
+#: ``epochs`` and ``fit`` go to :func:`fit_gan`. Notebook 06 reads this dict instead of copying
+#: the values; notebook 05 prints whether its grid still picks them.
+GAN_DEFAULTS: dict = {
+    "temperature": 2.0,
+    "exclude_train": False,
+    "epochs": 15,
+    "fit": {"n_samples": 16, "g_lr": 5e-4, "d_lr": 1e-2, "d_reg": 1e-3, "baseline": "loo"},
+}
 _MASKED = -1e9  # logit of an excluded item: exp() underflows to exactly 0 in float32
 
 
@@ -194,6 +217,9 @@ def discriminator_train_step(discriminator: Discriminator, optimizer, reg: float
 
     **Call** ``step(users, real_items, fake_items)`` (int32 ``(batch,)`` each); returns
     ``(bce, mean D(real), mean D(fake))`` as scalar tensors.
+
+    Written out line by line in plain TensorFlow in ``notebooks/05_graph_gan.ipynb`` §4.1, which
+    asserts that it equals this step (loss and updated weights) on the same batch.
     """
     variables = discriminator.trainable_variables
     optimizer.build(variables)  # create Adam's slots now, so the step is traced only once
@@ -468,7 +494,42 @@ def _sample_in_graph(log_probs, uniforms):
     return tf.minimum(idx, tf.shape(log_probs)[-1] - 1)
 
 
-def _make_g_step(generator: PolicyGenerator, discriminator, optimizer, baseline: str, reg: float):
+def generator_train_step(
+    generator: PolicyGenerator,
+    discriminator: Discriminator,
+    optimizer,
+    baseline: str = "loo",
+    reg: float = 0.0,
+):
+    r"""A ``tf.function`` that takes one REINFORCE step of the generator on a batch of users.
+
+    For each user :math:`u` of the batch :math:`B`, :math:`K` items
+    :math:`j_{u1}, \dots, j_{uK} \sim p_\theta(\cdot \mid u)` are drawn by inverse-CDF
+    sampling from the given uniforms (no gradient flows through the draw), rewarded with
+    :math:`r_{uk} = \mathrm{softplus}(f_\phi(u, j_{uk}))` (:func:`reward_from_logits`) and
+    centred by the baseline :math:`b_{uk}` (:func:`baseline_values`); the step minimises
+
+    .. math::
+        \mathcal L_G = -\frac{1}{|B| K} \sum_{u \in B} \sum_{k=1}^{K}
+        \big(r_{uk} - b_{uk}\big)\, \log p_\theta(j_{uk} \mid u)
+        + \lambda_G \frac{\Omega}{|B| K}
+
+    (:func:`policy_gradient_surrogate`; rewards and baseline are constants, so
+    :math:`-\nabla_\theta \mathcal L_G` is the REINFORCE estimate of
+    :math:`\nabla_\theta \mathbb E_{j \sim p_\theta}[r]`; :math:`\Omega` half the squared
+    norm of the batch's ego vectors, ``reg`` :math:`= \lambda_G`) with one ``optimizer`` step
+    on ``generator.trainable_variables``. The discriminator is not updated.
+
+    **Call** ``step(users, uniforms, ema)``: ``users`` int32 ``(B,)``, ``uniforms`` float32
+    ``(B, K)`` in ``[0, 1)`` (the draws' randomness), ``ema`` a float32 scalar (the moving
+    average, used by ``baseline="ema"`` only). **Returns** ``(items, loss, mean reward, std of
+    the advantages)``: int ``(B, K)`` and three scalar tensors.
+
+    Written out line by line in plain TensorFlow in ``notebooks/05_graph_gan.ipynb`` §4.1, which
+    asserts that it equals this step (drawn items, loss and updated weights) on the same batch.
+    """
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     variables = generator.trainable_variables
     optimizer.build(variables)  # create Adam's slots now, so the step is traced only once
     lam = tf.constant(float(reg), tf.float32)
@@ -494,7 +555,7 @@ def _make_g_step(generator: PolicyGenerator, discriminator, optimizer, baseline:
             loss = surrogate + lam * generator.ego_l2(users, items) / n
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return items, tf.reduce_mean(rewards), tf.math.reduce_std(rewards - b)
+        return items, loss, tf.reduce_mean(rewards), tf.math.reduce_std(rewards - b)
 
     return step
 
@@ -609,7 +670,7 @@ def fit_gan(
     d_step = discriminator_train_step(
         discriminator, tf.keras.optimizers.Adam(learning_rate=d_lr), reg=d_reg
     )
-    g_step = _make_g_step(
+    g_step = generator_train_step(
         generator, discriminator, tf.keras.optimizers.Adam(learning_rate=g_lr), baseline, g_reg
     )
     history: dict = {
@@ -679,7 +740,7 @@ def fit_gan(
             for start in range(0, n_users, g_batch_users):
                 bu = order[start : start + g_batch_users].astype(np.int32)
                 uniforms = rng.random((bu.size, n_samples), dtype=np.float32)
-                its, reward, adv_std = g_step(bu, uniforms, tf.constant(ema, tf.float32))
+                its, _, reward, adv_std = g_step(bu, uniforms, tf.constant(ema, tf.float32))
                 drawn.append(its.numpy().ravel())
                 reward = float(reward)
                 ema = ema_decay * ema + (1.0 - ema_decay) * reward

@@ -548,3 +548,152 @@ def check_popularity_graph(
             f"{float(generator_stats['holdout_hit']):.3f} for the generator"
         )
     return _ok("5.3", msg)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 5.4
+# --------------------------------------------------------------------------------------------
+
+_BASELINE_NAMES = {
+    "mean": "the mean of the user's K rewards, its own included",
+    "loo": "the leave-one-out mean (the user's K − 1 other rewards)",
+    "none": "no baseline (b = 0)",
+    "batch": "the mean reward of the whole batch",
+}
+
+
+def _reinforce_gradient(model, discriminator, users, items, temperature: float, kind: str):
+    r"""Gradient of §4.1's surrogate with respect to the ego embeddings, in NumPy (float64).
+
+    Loss :math:`-\frac{1}{BK}\sum_{u,k} a_{uk} \log \mathrm{softmax}(s_u/\tau)_{j_{uk}}`, so
+    :math:`\partial/\partial z_u = \frac{1}{BK}\sum_k a_{uk}(p_u - e_{j_{uk}})`, then through
+    :math:`s = E_u E_i^\top` and :math:`E = \frac{1}{L+1}\sum_l \hat A^l E^{(0)}` (symmetric).
+    """
+    E0 = _array(model.embedding)
+    A, n_layers, n_users = model.A_hat, int(model.n_layers), int(model.n_users)
+    layers = [E0]
+    for _ in range(n_layers):
+        layers.append(A @ layers[-1])
+    E = sum(layers) / (n_layers + 1)
+    Eu, Ei = E[users], E[n_users:]
+    p = _softmax_rows(Eu @ Ei.T, temperature)
+    du = _array(discriminator.user_embedding)[users]
+    f = (du[:, None, :] * _array(discriminator.item_embedding)[items]).sum(-1)
+    r = np.logaddexp(0.0, f + _array(discriminator.item_bias)[items])
+    B, K = items.shape
+    b = {
+        "mean": r.mean(axis=1, keepdims=True),
+        "loo": (r.sum(axis=1, keepdims=True) - r) / (K - 1),
+        "none": np.zeros_like(r),
+        "batch": np.full_like(r, r.mean()),
+    }[kind]
+    a = r - b
+    g_z = p * a.sum(axis=1, keepdims=True)
+    np.add.at(g_z, (np.repeat(np.arange(B), K), items.ravel()), -a.ravel())
+    g_s = g_z / (B * K * temperature)
+    dE = np.zeros_like(E)
+    np.add.at(dE, users, g_s @ Ei)
+    dE[n_users:] += g_s.T @ Eu
+    out, cur = dE.copy(), dE
+    for _ in range(n_layers):
+        cur = A.T @ cur
+        out += cur
+    return out / (n_layers + 1)
+
+
+def _grad_array(name: str, value, shape) -> np.ndarray:
+    if value is None:
+        _fail(
+            "5.4",
+            f"{name} is None: the tape did not connect the loss to G.model.embedding",
+            "compute the loss inside `with tf.GradientTape() as tape:` and take "
+            "tape.gradient(loss, G.model.embedding) for the same G",
+        )
+    arr = _array(value)
+    if arr.shape != shape:
+        _fail(
+            "5.4",
+            f"{name} has shape {arr.shape}, the ego embeddings {shape}",
+            "the gradient with respect to G.model.embedding (all users and items), as a "
+            "NumPy array: tape.gradient(loss, G.model.embedding).numpy()",
+        )
+    if not np.isfinite(arr).all():
+        _fail("5.4", f"{name} has non-finite entries", "recompute it from fresh players")
+    return arr
+
+
+def check_baseline_gradients(
+    grad_mean, grad_loo, model, discriminator, users, items, temperature: float = 1.0
+) -> bool:
+    r"""Exercise 5.4: the REINFORCE gradient with the mean-of-K baseline vs leave-one-out.
+
+    With :math:`\bar r_u = \frac1K\sum_l r_{ul}` and the leave-one-out mean
+    :math:`b_{uk} = \frac{1}{K-1}\sum_{l \ne k} r_{ul}`,
+    :math:`r_{uk} - \bar r_u = \frac{K-1}{K}(r_{uk} - b_{uk})`, so the mean-of-K gradient is
+    exactly :math:`\frac{K-1}{K}` times the leave-one-out one. Both are recomputed here in
+    NumPy (no TensorFlow) from the pre-trained players and the drawn items.
+
+    Args:
+        grad_mean, grad_loo: the student's gradients with respect to the ego embeddings,
+            ``(n_users + n_items, dim)``.
+        model: the pre-trained LightGCN the fresh generator copies (``A_hat``, ``embedding``,
+            ``n_layers``); discriminator: the pre-trained discriminator (not stepped).
+        users: int ``(B,)``; items: the drawn items ``(B, K)``; temperature: the policy's τ.
+    """
+    users = np.asarray(users, dtype=np.int64).ravel()
+    items = _array(items, dtype=np.int64)
+    if items.ndim != 2 or items.shape[0] != users.size:
+        _fail(
+            "5.4",
+            f"drawn has shape {items.shape} for {users.size} users",
+            "keep the items generator_loss returns: one row of K draws per user of g_users",
+        )
+    K = items.shape[1]
+    if K < 2:
+        _fail("5.4", "one draw per user: no baseline can use the other draws", "use K >= 2")
+    shape = _array(model.embedding).shape
+    gm = _grad_array("grad_mean", grad_mean, shape)
+    gl = _grad_array("grad_loo", grad_loo, shape)
+    want = {
+        k: _reinforce_gradient(model, discriminator, users, items, float(temperature), k)
+        for k in _BASELINE_NAMES
+    }
+
+    def close(got, ref):
+        return bool(np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max() + 1e-12)
+
+    def diagnose(name: str, got: np.ndarray, right: str) -> None:
+        if close(got, want[right]):
+            return
+        if close(got, -want[right]):
+            _fail(
+                "5.4",
+                f"{name} has the wrong sign",
+                "the loss is minus the mean of advantage x log-probability",
+            )
+        for kind, what in _BASELINE_NAMES.items():
+            if kind != right and close(got, want[kind]):
+                _fail(
+                    "5.4",
+                    f"{name} is the gradient with {what}, not {_BASELINE_NAMES[right]}",
+                    "mean_baseline(r) = tf.reduce_mean(r, axis=1, keepdims=True)"
+                    if right == "mean"
+                    else "pass baseline=loo_baseline (the default of generator_loss)",
+                )
+        _fail(
+            "5.4",
+            f"{name} is not the gradient of §4.1's loss for these users and draws",
+            "fresh players (new_players()), the same g_users and uniforms, no optimiser step "
+            "before tape.gradient, and drawn = the items generator_loss returned",
+        )
+
+    diagnose("grad_loo", gl, "loo")
+    diagnose("grad_mean", gm, "mean")
+    ratio = float((gm * gl).sum() / (gl * gl).sum())
+    return _ok(
+        "5.4",
+        f"grad_mean = {ratio:.4f} × grad_loo = (K − 1)/K for K = {K}: including the draw's own "
+        "reward shrinks every advantage by that factor, so the estimate's expectation is "
+        f"{(K - 1) / K:.4f} × the true gradient — biased by a constant scale (Adam's "
+        "per-weight step hides it), unlike the leave-one-out baseline",
+    )

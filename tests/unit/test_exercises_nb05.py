@@ -321,3 +321,128 @@ def test_popularity_graph_statistics_mistakes_are_explained(graphs):
     for stats, message in cases:
         with pytest.raises(Feedback, match=message):
             _check(graph, stats, graphs)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 5.4
+# --------------------------------------------------------------------------------------------
+
+
+class _LightGCN:
+    """The attributes the check reads: ego table, normalised adjacency, layers, user count."""
+
+    def __init__(self, rng, n_users=5, n_items=7, dim=3, n_layers=2):
+        import scipy.sparse as sp
+
+        R = (rng.random((n_users, n_items)) < 0.5).astype(float)
+        R[np.arange(n_users), np.arange(n_users) % n_items] = 1.0  # no isolated user
+        R[np.arange(n_items) % n_users, np.arange(n_items)] = 1.0  # no isolated item
+        A = sp.bmat([[None, sp.csr_matrix(R)], [sp.csr_matrix(R.T), None]]).tocsr()
+        d = np.asarray(A.sum(axis=1)).ravel() ** -0.5
+        self.A_hat = sp.diags(d) @ A @ sp.diags(d)
+        self.embedding = _Tensor(rng.normal(0, 0.5, (n_users + n_items, dim)))
+        self.n_layers, self.n_users = n_layers, n_users
+
+
+class _D:
+    def __init__(self, rng, n_users=5, n_items=7, dim=3):
+        self.user_embedding = rng.normal(0, 1, (n_users, dim))
+        self.item_embedding = rng.normal(0, 1, (n_items, dim))
+        self.item_bias = rng.normal(0, 1, n_items)
+
+
+def _surrogate_gradient(model, D, users, items, tau, baseline, eps=1e-6):
+    """Central differences of -(1/BK) sum (r - b) log softmax(s/tau)[j] in the ego table."""
+    f = (D.user_embedding[users][:, None, :] * D.item_embedding[items]).sum(-1)
+    r = np.logaddexp(0, f + D.item_bias[items])
+    a = r - baseline(r)
+    n_users = model.n_users
+
+    def loss(E0):
+        layers = [E0]
+        for _ in range(model.n_layers):
+            layers.append(model.A_hat @ layers[-1])
+        E = sum(layers) / len(layers)
+        z = E[users] @ E[n_users:].T / tau
+        logp = (
+            z
+            - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))
+            - z.max(1, keepdims=True)
+        )
+        return -(a * np.take_along_axis(logp, items, axis=1)).mean()
+
+    E0 = model.embedding.numpy()
+    grad = np.zeros_like(E0)
+    for idx in np.ndindex(E0.shape):
+        step = np.zeros_like(E0)
+        step[idx] = eps
+        grad[idx] = (loss(E0 + step) - loss(E0 - step)) / (2 * eps)
+    return grad
+
+
+@pytest.fixture
+def reinforce():
+    rng = np.random.default_rng(3)
+    model, D = _LightGCN(rng), _D(rng)
+    users = np.array([0, 2, 4])
+    items = rng.integers(0, 7, size=(3, 4))
+    tau = 0.8
+    grads = {
+        name: _surrogate_gradient(model, D, users, items, tau, b)
+        for name, b in {
+            "mean": lambda r: r.mean(1, keepdims=True),
+            "loo": lambda r: (r.sum(1, keepdims=True) - r) / (r.shape[1] - 1),
+            "none": lambda r: 0.0,
+            "batch": lambda r: r.mean(),
+        }.items()
+    }
+    return {"args": (model, D, users, items), "tau": tau, **grads}
+
+
+def _check54(g, grad_mean, grad_loo, items=None):
+    model, D, users, drawn = g["args"]
+    return exercises.check_baseline_gradients(
+        grad_mean, grad_loo, model, D, users, drawn if items is None else items, g["tau"]
+    )
+
+
+def test_baseline_gradients_right(reinforce, capsys):
+    assert _check54(reinforce, reinforce["mean"], reinforce["loo"])
+    assert _check54(reinforce, _Tensor(reinforce["mean"].astype(np.float32)), reinforce["loo"])
+    out = capsys.readouterr().out
+    assert "✓ Exercise 5.4" in out and "0.7500" in out  # (K - 1) / K for K = 4
+
+
+@pytest.mark.parametrize(
+    ("grad_mean", "grad_loo", "message"),
+    [
+        ("loo", "loo", "grad_mean is the gradient with the leave-one-out"),
+        ("none", "loo", "grad_mean is the gradient with no baseline"),
+        ("batch", "loo", "whole batch"),
+        ("-mean", "loo", "grad_mean has the wrong sign"),
+        ("mean", "mean", "grad_loo is the gradient with the mean of the user's K rewards"),
+        ("mean", "none", "grad_loo is the gradient with no baseline"),
+        ("mean", "random", "grad_loo is not the gradient"),
+        (None, "loo", "grad_mean is None"),
+        ("row", "loo", "shape"),
+    ],
+)
+def test_baseline_gradients_mistakes_are_explained(reinforce, grad_mean, grad_loo, message):
+    def pick(key):
+        if key is None:
+            return None
+        if key == "-mean":
+            return -reinforce["mean"]
+        if key == "random":
+            return np.random.default_rng(0).normal(size=reinforce["mean"].shape)
+        if key == "row":
+            return reinforce["mean"][0]
+        return reinforce[key]
+
+    with pytest.raises(Feedback, match=message):
+        _check54(reinforce, pick(grad_mean), pick(grad_loo))
+
+
+def test_baseline_gradients_wrong_draws_are_explained(reinforce):
+    with pytest.raises(Feedback, match="drawn has shape"):
+        _check54(reinforce, reinforce["mean"], reinforce["loo"], items=np.zeros((2, 4), int))

@@ -340,3 +340,104 @@ def test_sampled_item_statistics_limits():
     even = gan.sampled_item_statistics(np.arange(100) % 10, 10, np.arange(10))
     assert even["distinct_share"] == 1.0 and even["gini"] == 0.0
     assert even["mean_popularity"] == pytest.approx(4.5)
+
+
+# --------------------------------------------------------------------------------------------
+# One step of each player against a step written out by hand (notebook 05 §4.1 in small)
+# --------------------------------------------------------------------------------------------
+
+
+def _players(seed=0):
+    (tu, ti), _, _ = planted_graph(seed=seed)
+    lg = models.lightgcn_from_interactions(tu, ti, 40, 60, dim=8, n_layers=2, seed=seed)
+    D = gan.Discriminator(40, 60, dim=8, seed=seed)
+    D.item_bias.assign(np.random.default_rng(seed).normal(0, 0.5, 60).astype(np.float32))
+    return gan.PolicyGenerator(lg, temperature=0.7), D, (tu, ti)
+
+
+def test_generator_train_step_is_the_reinforce_step_written_out():
+    G, D, _ = _players()
+    users = np.array([0, 3, 25, 39], dtype=np.int32)
+    K, lr = 5, 0.1
+    # uniforms in the middle of the CDF interval of items drawn in float64: no boundary ties
+    p = G.probabilities(users)
+    cdf = np.cumsum(p, axis=1)
+    rng = np.random.default_rng(0)
+    want_items = np.stack([rng.choice(60, K, p=row) for row in p])
+    lo = np.take_along_axis(np.concatenate([np.zeros((4, 1)), cdf], axis=1), want_items, axis=1)
+    uniforms = ((lo + np.take_along_axis(cdf, want_items, axis=1)) / 2).astype(np.float32)
+
+    E0 = G.model.embedding.numpy().copy()
+    D_before = [v.numpy().copy() for v in D.trainable_variables]
+    with tf.GradientTape() as tape:  # the step by hand: surrogate with the leave-one-out baseline
+        logp = tf.nn.log_softmax(G.logits(users), axis=-1)  # log p_theta(. | u), masked, / tau
+        f = D.logits(users, want_items)
+        r = tf.math.softplus(f)
+        b = (tf.reduce_sum(r, 1, keepdims=True) - r) / (K - 1)
+        loss = -tf.reduce_mean(tf.stop_gradient(r - b) * tf.gather(logp, want_items, batch_dims=1))
+    grad = tape.gradient(loss, G.model.embedding).numpy()
+
+    step = gan.generator_train_step(G, D, tf.keras.optimizers.SGD(learning_rate=lr))
+    items, got_loss, mean_reward, adv_std = step(users, uniforms, tf.constant(0.0))
+    np.testing.assert_array_equal(items.numpy(), want_items)
+    assert float(got_loss) == pytest.approx(float(loss), rel=1e-6)
+    assert float(mean_reward) == pytest.approx(float(tf.reduce_mean(r)), rel=1e-6)
+    assert float(adv_std) == pytest.approx(float(tf.math.reduce_std(r - b)), rel=1e-5)
+    np.testing.assert_allclose(G.model.embedding.numpy(), E0 - lr * grad, rtol=0, atol=1e-6)
+    assert np.abs(lr * grad).max() > 1e-4  # the step is far larger than the tolerance
+    for v, v0 in zip(D.trainable_variables, D_before, strict=True):  # D is not stepped
+        np.testing.assert_array_equal(v.numpy(), v0)
+
+
+def test_discriminator_train_step_is_the_cross_entropy_step_written_out():
+    _, D, _ = _players(seed=1)
+    users = np.array([0, 1, 2, 30], dtype=np.int32)
+    real = np.array([4, 5, 6, 40], dtype=np.int32)
+    fake = np.array([50, 51, 7, 8], dtype=np.int32)
+    lr, reg = 0.1, 0.01
+    before = [v.numpy().copy() for v in D.trainable_variables]
+    with tf.GradientTape() as tape:
+        f_real, f_fake = D.logits(users, real), D.logits(users, fake)
+        bce = -tf.reduce_mean(tf.math.log(tf.sigmoid(f_real))) - tf.reduce_mean(
+            tf.math.log(1 - tf.sigmoid(f_fake))
+        )
+        loss = bce + reg * D.l2(users, [real, fake]) / 4
+    grads = tape.gradient(loss, D.trainable_variables)
+    step = gan.discriminator_train_step(D, tf.keras.optimizers.SGD(learning_rate=lr), reg=reg)
+    got_bce, d_real, d_fake = step(users, real, fake)
+    assert float(got_bce) == pytest.approx(float(bce), rel=1e-5)
+    assert float(d_real) == pytest.approx(float(tf.reduce_mean(tf.sigmoid(f_real))), rel=1e-6)
+    assert float(d_fake) == pytest.approx(float(tf.reduce_mean(tf.sigmoid(f_fake))), rel=1e-6)
+    for v, b0, g in zip(D.trainable_variables, before, grads, strict=True):
+        g = tf.convert_to_tensor(g).numpy()
+        np.testing.assert_allclose(v.numpy(), b0 - lr * g, rtol=0, atol=1e-6)
+
+
+def test_generator_train_step_rejects_an_unknown_baseline():
+    G, D, _ = _players()
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        gan.generator_train_step(G, D, tf.keras.optimizers.SGD(0.1), baseline="mean")
+
+
+def test_gan_defaults_configure_the_generator_and_fit_gan():
+    d = gan.GAN_DEFAULTS
+    assert set(d) == {"temperature", "exclude_train", "epochs", "fit"}
+    assert d["fit"]["baseline"] in gan.BASELINES and d["epochs"] >= 1
+    G, D, (tu, ti) = _players()
+    G = gan.PolicyGenerator(
+        G.model, temperature=d["temperature"], exclude=(tu, ti) if d["exclude_train"] else None
+    )
+    h = gan.fit_gan(
+        G,
+        D,
+        tu,
+        ti,
+        epochs=1,
+        g_batch_users=16,
+        d_batch_size=64,
+        seed=0,
+        progress=False,
+        **d["fit"],
+    )
+    assert h["params"]["temperature"] == d["temperature"]
+    assert {k: h["params"][k] for k in d["fit"]} == d["fit"]
