@@ -89,13 +89,14 @@ BASELINES = ("loo", "ema", "none")
 #: The graph GAN's settings on MovieLens-100K, chosen by notebook 05 (§5.1) on the validation
 #: split only: a small grid, one value at a time, over the generator's learning rate ``g_lr``
 #: (5e-4, 1e-3, 5e-3), then the temperature (0.5, 1, 2), then the draws per user ``n_samples``
-#: (4, 16, 64); one seed, 15 epochs, the kept epoch's validation NDCG@20 as the criterion (0.2471 against 0.2460 before the game; the
-#: seven settings span -0.0005 to +0.0012, and ``n_samples`` 64 ties with 16 to four decimals,
-#: so this is the best of a flat grid, not a clear optimum). The discriminator's settings (``d_lr``,
-#: ``d_reg``) and the leave-one-out baseline were not tuned. ``temperature`` and
-#: ``exclude_train`` configure :class:`PolicyGenerator` (``exclude=train`` when True),
-#: ``epochs`` and ``fit`` go to :func:`fit_gan`. Notebook 06 reads this dict instead of copying
-#: the values; notebook 05 prints whether its grid still picks them.
+#: (4, 16, 64); one seed, 15 epochs, the kept epoch's validation NDCG@20 as the criterion
+#: (0.2471 against 0.2460 before the game; the seven settings span -0.0005 to +0.0012, and
+#: ``n_samples`` 64 ties with 16 to four decimals, so this is the best of a flat grid, not a
+#: clear optimum). The discriminator's settings (``d_lr``, ``d_reg``) and the leave-one-out
+#: baseline were not tuned. ``temperature`` and ``exclude_train`` configure
+#: :class:`PolicyGenerator` (``exclude=train`` when True), ``epochs`` and ``fit`` go to
+#: :func:`fit_gan`. Notebook 06 reads this dict instead of copying the values; notebook 05
+#: prints whether its grid still picks them.
 GAN_DEFAULTS: dict = {
     "temperature": 2.0,
     "exclude_train": False,
