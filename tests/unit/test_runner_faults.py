@@ -53,7 +53,7 @@ class FakePapermill:
 
     def __call__(self, input_path, output_path, parameters=None, **kwargs):
         stem = os.path.basename(input_path)[:-6]
-        out_dir = os.path.join(kwargs["cwd"], parameters["OUTPUT_DIR"])
+        out_dir = os.path.join(kwargs["cwd"], (parameters or {}).get("OUTPUT_DIR", "."))
         nb = nbformat.read(input_path, as_version=4)
         nb.metadata["papermill"] = {"end_time": None, "exception": None}
         for name in self.extra_files.get(stem, []):  # e.g. 06's results.csv, 03's split folder
@@ -204,3 +204,16 @@ def _running_source(path) -> str:
         if c.get("metadata", {}).get("papermill", {}).get("status") == "running"
     ]
     return "".join("".join(c["source"]) for c in running)
+
+
+def test_inplace_replaces_a_notebook_only_when_its_run_finished(monkeypatch, course, capsys):
+    folder, out = course
+    before = {p.name: p.read_text() for p in folder.glob("*.ipynb")}
+    monkeypatch.setattr(papermill, "execute_notebook", FakePapermill(fail={"02_b"}))
+    argv = ["--notebook-dir", str(folder), "--output-dir", str(out), "--inplace"]
+    assert run_notebooks.main(argv) == 1
+    assert "FAILED: 02_b.ipynb" in capsys.readouterr().err
+    assert (folder / "02_b.ipynb").read_text() == before["02_b.ipynb"], "failed run: untouched"
+    assert (folder / "03_c.ipynb").read_text() == before["03_c.ipynb"], "never ran: untouched"
+    replaced = nbformat.read(folder / "01_a.ipynb", as_version=4)
+    assert "papermill" not in replaced.metadata, "the finished notebook was cleaned"
