@@ -73,8 +73,8 @@ MONITOR = "ndcg@20"
 TUNE_SEED = 42
 
 EASE_GRID = [{"reg": r} for r in (50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600, 2400)]
-#: The grids were widened once, on validation, where a best value sat on an edge
-#: (GF-CF k = 16; Poly-filter beta = 0.9, s = 2.5, m = 4 and 6).
+#: The grids were widened on validation wherever a best value sat on an edge
+#: (GF-CF k = 16; Poly-filter beta = 0.9, s = 2.5, m = 4 and 6; then m = 8 and 12).
 GFCF_GRID = [{"alpha": 0.0, "k": 64}] + [
     {"alpha": a, "k": k} for a in (0.1, 0.3, 0.5, 1.0) for k in (16, 32, 64, 128, 256)
 ]
@@ -82,7 +82,7 @@ POLY_GRID = [
     {"beta": b, "s": s, "m": m}
     for b in (0.3, 0.5, 0.7, 0.9)
     for s in (1.0, 1.5, 2.0, 2.5)
-    for m in (1, 2, 3, 4, 6)
+    for m in (1, 2, 3, 4, 6, 8, 12)
 ]
 #: LightGCN coordinate search: (parameter, values tried in this order) from the course defaults.
 #: Layer weights: "uniform" = 1/(K+1) (LightGCN), "no-ego" = layer 0 dropped ("decay" ∝ 1/(k+1)
