@@ -25,10 +25,18 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# pip, quiet: its notices about index locations this machine's pip configuration names but
+# lacks ("Location … is ignored") are dropped; errors still show and still fail the step.
+PIP       := $(BIN)/python -m pip --disable-pip-version-check --no-input
+PIP_QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
+
+# Every package from the hashed lock (pip refuses anything unpinned or with another hash), then
+# the project itself without dependencies. Regenerate the lock with the command in its header.
 $(STAMP): pyproject.toml requirements-lock.txt tools/install_kernel.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[course,dev]"
-	$(BIN)/python tools/install_kernel.py
+	@echo "Installing the locked packages into $(VENV) (first time: a few minutes) ..."
+	@set -o pipefail; $(PIP) install --quiet --require-hashes -r requirements-lock.txt $(PIP_QUIET)
+	@set -o pipefail; $(PIP) install --quiet --no-deps -e . $(PIP_QUIET)
+	@$(BIN)/python tools/install_kernel.py
 	@touch $@
 
 setup: $(STAMP)  ## create .venv, install pinned packages, register the 'gnnrec' kernel
@@ -37,13 +45,13 @@ kernel: setup  ## (re)register the Jupyter kernel 'gnnrec'
 	$(BIN)/python tools/install_kernel.py
 
 data: setup  ## fetch and verify MovieLens-100K into data/ (cached)
-	$(BIN)/python -m gnnrec_utils.data
+	@$(BIN)/python -m gnnrec_utils.data
 
-run: data  ## execute every notebook in order (full parameters) into outputs/
-	$(BIN)/python tools/run_notebooks.py
+run: data  ## execute every notebook in order (full parameters) into outputs/ (logs: outputs/logs/)
+	@$(BIN)/python tools/run_notebooks.py
 
-quick: data  ## execute every notebook with QUICK=True into outputs/
-	$(BIN)/python tools/run_notebooks.py --quick
+quick: data  ## execute every notebook with QUICK=True into outputs/ (logs: outputs/logs/)
+	@$(BIN)/python tools/run_notebooks.py --quick
 
 lint: setup  ## ruff lint + format check, notebook hygiene
 	$(BIN)/ruff check $(LINTED)

@@ -1,6 +1,9 @@
 """environment.yml (conda) and pyproject.toml (pip) pin the same versions."""
 
+import ast
+import importlib.metadata
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,15 +57,86 @@ def test_environment_yml_has_nothing_pyproject_lacks():
     assert not extra, f"environment.yml pins packages pyproject.toml does not: {sorted(extra)}"
 
 
-def test_lock_file_satisfies_the_pins():
+def lock_pins() -> dict[str, str]:
+    """``name -> version`` of requirements-lock.txt (uv/pip-compile format with hashes)."""
     lock = {}
     for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            lock[name.lower().replace("_", "-")] = version
+        match = re.match(r"([A-Za-z0-9_.-]+)==([^\s;\\]+)", line)
+        if match:
+            lock[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return lock
+
+
+def test_lock_file_satisfies_the_pins():
+    lock = lock_pins()
     for name, version in pip_pins().items():
         key = name.replace("_", "-")
         assert key in lock, f"{name} missing from requirements-lock.txt"
         assert lock[key] == version or lock[key].startswith(version + "."), (
             f"{name}: lock has {lock[key]}, pyproject pins {version}"
         )
+
+
+def test_lock_file_is_hashed_for_pip_require_hashes():
+    """Every pinned requirement carries at least one sha256 (``pip install --require-hashes``)."""
+    text = (ROOT / "requirements-lock.txt").read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", text)
+    pinned = [b for b in blocks if re.match(r"[A-Za-z0-9_.-]+==", b)]
+    assert len(pinned) == len(lock_pins()) > 50
+    unhashed = [b.split()[0] for b in pinned if "--hash=sha256:" not in b]
+    assert not unhashed, f"requirements without a hash: {unhashed}"
+    assert "-e " not in text and "file:" not in text, "the project itself is installed --no-deps"
+
+
+#: Imported only by benchmarks that run in a throw-away venv of their own (their docstrings
+#: say how): not part of the course environment.
+THROWAWAY = {"phe", "tenseal", "recbole"}
+#: Modules of this repository imported by name (tools/ and benchmarks/ put their folder first).
+LOCAL = {"gnnrec_utils", "tests", "clean_notebook", "make_student", "run_notebooks", "_peer_models"}
+
+
+def _imported_top_level_modules() -> dict[str, str]:
+    found = {}
+    for folder in ("gnnrec_utils", "tests", "tools", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_third_party_package_is_declared():
+    declared = set(pip_pins())
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module, where in sorted(_imported_top_level_modules().items()):
+        if module in sys.stdlib_module_names or module in LOCAL | THROWAWAY:
+            continue
+        dists = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        if not dists & declared:
+            missing.append(f"{module} (imported in {where}, distribution {sorted(dists)})")
+    assert not missing, "imported but not declared in pyproject.toml: " + "; ".join(missing)
+
+
+def test_console_script_points_at_a_main_that_returns_an_exit_code():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    target = project["scripts"]["gnnrec-evaluate"]
+    module, _, func = target.partition(":")
+    assert (module, func) == ("gnnrec_utils.evaluate", "main")
+    tree = ast.parse((ROOT / "gnnrec_utils" / "evaluate.py").read_text())
+    mains = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"]
+    assert mains and ast.unparse(mains[0].returns) == "int", "main() -> int (the exit code)"
+    assert mains[0].args.defaults, "main(argv=None): callable without arguments"
+
+
+def test_requires_python_matches_what_the_code_and_environment_yml_need():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"  # tomllib here; the lock is for 3.11
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
