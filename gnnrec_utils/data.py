@@ -27,7 +27,17 @@ source they came from. Cache layout (also in ``data/README.md``)::
 
 Every file is written to a temporary file in the same folder and renamed into place
 (``os.replace``) only once it has been verified, so an interrupted or failed fetch leaves
-nothing half-written and never removes a good cache.
+nothing half-written and never removes a good cache. Temporaries carry the id of the process
+that made them (``.<file>.<pid>.<random>.part``, ``.pip-download-<pid>-<random>/``); a load
+that was killed cannot remove its own, so every load first removes those whose process is gone
+(or older than :data:`STALE_AFTER_S`), leaving a concurrent load's alone.
+
+Tables that verify (per-file sha256 and the pinned content hash) are served as they are, with
+no network at all, even if the raw archive is missing or altered (an altered one is reported
+and replaced only when the tables need a rebuild). A cache folder that cannot be used — a
+folder where a cache file belongs, a file that cannot be read, a folder that cannot be
+written when a rebuild is needed — is a :class:`DataUnavailableError` naming the path and the
+fix (``GNNREC_DATA_DIR`` points the cache elsewhere). Probes and tests: ``docs/robustness.md``.
 
 This module needs only numpy/pandas and the standard library (no TensorFlow).
 Taught in ``notebooks/01_preprocessing.ipynb``.
