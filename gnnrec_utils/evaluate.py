@@ -509,6 +509,8 @@ def _spelled_differently(unknown: Iterable, known: Iterable) -> tuple | None:
     Catches ``"13.0"`` against ``13`` or ``"013"`` against ``"13"``: one file wrote its ids
     another way, and matching them as text would silently make new users or items.
     """
+    if not len(unknown):
+        return None
     by_number: dict[Decimal, object] = {}
     for value in known:
         number = _as_number(value)
