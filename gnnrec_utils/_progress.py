@@ -6,9 +6,9 @@ returns a bar whose form follows the environment variable ``GNNREC_PROGRESS``:
 - unset or ``live``: ``tqdm.auto`` — a widget bar in JupyterLab, a ``\\r``-updated text bar in
   a terminal (its one-off "IProgress not found" warning silenced here);
 - ``summary``: nothing while the loop runs, then ONE line on stdout when the bar closes,
-  ``BPR-MF: 100%|██████████| 300/300 [01:23<00:00, 3.61it/s, loss=0.1234]``, or, for a loop
-  that ended before its total (early stopping, an error),
-  ``BPR-MF: stopped at 120/300 [00:33, 3.61it/s, loss=0.1234]``. ``tools/run_notebooks.py``
+  ``BPR-MF: done 300/300 [01:23, 3.61it/s, loss=0.1234]``, or, for a loop that ended before
+  its total (early stopping, an error), ``BPR-MF: stopped at 120/300 [00:33, 3.61it/s, …]``.
+  No bar is drawn, so no saved output holds a "…%|" frame. ``tools/run_notebooks.py``
   sets it for every papermill run (the kernel inherits it) and ``make test`` for nbval, because
   a saved notebook keeps only the text a widget showed when it was created ("0%|"), never the
   bar it became;
@@ -54,8 +54,8 @@ class SummaryBar(_std_tqdm):
     """A tqdm bar that prints nothing while it runs and one line when it closes.
 
     Writes to stdout unless ``file=`` is given (a notebook shows stderr as a warning). The
-    line is tqdm's finished bar when ``n`` reached ``total`` (or no total was given), else
-    ``"<desc>: stopped at n/total [elapsed, rate, postfix]"`` so it never looks finished.
+    line is ``"<desc>: done n/total [elapsed, rate, postfix]"`` when ``n`` reached ``total``
+    (``"done n"`` without a total), else ``"<desc>: stopped at n/total […]"``.
     """
 
     def __init__(self, *args, **kwargs):
@@ -73,16 +73,25 @@ class SummaryBar(_std_tqdm):
         """The line ``close()`` prints (see the class docstring)."""
         d = self.format_dict
         total, n = d["total"], d["n"]
-        if total is None or n >= total:
-            return self.format_meter(**d)
         elapsed = d["elapsed"]
         rate = d["rate"] if d["rate"] else (n / elapsed if elapsed else None)
         unit = d["unit"]
-        rate_text = f"{rate:.2f}{unit}/s" if rate else f"?{unit}/s"
+        if not rate:
+            rate_text = f"?{unit}/s"
+        elif rate < 1:  # tqdm's own convention for slow loops
+            rate_text = f"{1 / rate:.2f}s/{unit}"
+        else:
+            rate_text = f"{rate:.2f}{unit}/s"
         postfix = f", {d['postfix']}" if d.get("postfix") else ""
         prefix = f"{d['prefix']}: " if d.get("prefix") else ""
         interval = self.format_interval(elapsed)
-        return f"{prefix}stopped at {n}/{total} [{interval}, {rate_text}{postfix}]"
+        if total is None:
+            count = f"done {n}"
+        elif n >= total:
+            count = f"done {n}/{total}"
+        else:
+            count = f"stopped at {n}/{total}"
+        return f"{prefix}{count} [{interval}, {rate_text}{postfix}]"
 
     def close(self):
         self._closing = True
