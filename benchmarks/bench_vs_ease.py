@@ -334,6 +334,7 @@ def do_split(split: str, seeds, budget: int, cache: Path) -> dict:
         ),
     }
     sizes = {p: int(data[p][0].size) for p in ("train", "valid", "test")}
+    sizes.update(n_users=n_users, n_items=n_items)
     log(f"{split}: {n_users} users, {n_items} items, sizes {sizes}")
     tuning = {
         "ease": tune_grid(split, "ease", EASE_GRID, data, evals, cache),
@@ -413,12 +414,17 @@ def report(results: dict, seeds, budget: int) -> str:
         "",
         "### Split sizes",
         "",
-        "| split | train | valid | test |",
-        "|---|---|---|---|",
+        "| split | users × items | train | valid | test | density (all / train) |",
+        "|---|---|---|---|---|---|",
     ]
     for split, res in results.items():
         s = res["sizes"]
-        lines.append(f"| {split} | {s['train']:,} | {s['valid']:,} | {s['test']:,} |")
+        cells = s["n_users"] * s["n_items"]
+        total = s["train"] + s["valid"] + s["test"]
+        lines.append(
+            f"| {split} | {s['n_users']:,} × {s['n_items']:,} | {s['train']:,} | "
+            f"{s['valid']:,} | {s['test']:,} | {total / cells:.2%} / {s['train'] / cells:.2%} |"
+        )
     lines += [
         "",
         "### Tuning budget (validation only)",
@@ -438,13 +444,18 @@ def report(results: dict, seeds, budget: int) -> str:
             )
     lines += [
         "",
-        "### Every configuration tried (validation NDCG@20 / Recall@20, seed 42)",
+        "### Configurations tried (validation, seed 42)",
+        "",
+        "Every EASE and LightGCN configuration; the best five of GF-CF and of the Poly-filter "
+        "(all of them are in the run cache, `outputs/bench_vs_ease/runs/`).",
         "",
         "| split | model | configuration | valid NDCG@20 | valid Recall@20 | best epoch | CPU s |",
         "|---|---|---|---|---|---|---|",
     ]
     for split, res in results.items():
         for model, runs in res["tuning"].items():
+            if model in ("gfcf", "poly"):
+                runs = sorted(runs, key=lambda r: -r["valid"][MONITOR])[:5]
             for r in runs:
                 epoch = r.get("best_epoch", "")
                 if r.get("hit_time_cap"):
