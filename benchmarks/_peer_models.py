@@ -4,8 +4,9 @@ r"""Two graph models tried against EASE in ``benchmarks/bench_vs_ease.py`` (not 
   :math:`E = \sum_k w_k \hat A^k E^{(0)}` (He et al. 2020, eq. 8, leave :math:`\alpha_k` open;
   their experiments use :math:`1/(K+1)`, the course's default).
 - :class:`PolyFilter`: a training-free polynomial low-pass filter on a sharpened item–item
-  graph, after Turbo-CF (Park, Lee, Kim, Shin & Lee 2024, "Turbo-CF: Matrix
-  Decomposition-Free Graph Filtering for Fast Recommendation", SIGIR).
+  graph, after Turbo-CF (Park, Shin & Shin 2024, "Turbo-CF: Matrix Decomposition-Free Graph
+  Filtering for Fast Recommendation", SIGIR): an asymmetrically normalised item–item graph and
+  a polynomial low-pass filter instead of GF-CF's SVD.
 
 Both reuse the package's parts (``models.LightGCN``, ``training.fit_bpr``,
 ``closed_form._ItemItemRecommender``); they live here because no notebook teaches them.
