@@ -106,6 +106,12 @@ NAMES = {
     "lightgcn": "LightGCN",
 }
 GRAPH_MODELS = ("gfcf", "poly", "lightgcn")
+#: A LightGCN configuration replaces the course defaults only if its validation NDCG@20 is
+#: higher by at least this much (about the seed-to-seed sd of LightGCN's NDCG@20, 0.0015 in
+#: notebook 06): smaller gains are ties, and the tie goes to the configuration already tuned.
+MIN_GAIN = 0.001
+#: Set by --report-only: read finished runs from the cache, fit nothing.
+REPORT_ONLY = False
 
 
 def log(message: str) -> None:
@@ -243,6 +249,8 @@ def run(split, model, cfg, seed, phase, data, evals, cache: Path, skip_locked=Fa
     while True:
         if path.exists():
             return json.loads(path.read_text())
+        if REPORT_ONLY:
+            return None
         try:
             lock.touch(exist_ok=False)
             break
@@ -297,7 +305,8 @@ def tune_grid(split, model, grid, data, evals, cache) -> list[dict]:
     results = []
     for cfg in tqdm(grid, desc=f"{split} {model}", leave=False):
         r = run(split, model, cfg, TUNE_SEED, "tune", data, evals, cache)
-        results.append(r)
+        if r is not None:
+            results.append(r)
     best = max(results, key=lambda r: r["valid"][MONITOR])
     log(
         f"{split} {model}: {len(results)} configs, best valid {MONITOR} "
@@ -310,7 +319,8 @@ def run_all(split, model, cfgs_seeds, phase, data, evals, cache) -> list[dict]:
     """Runs of ``[(cfg, seed), ...]``: first those no other process is fitting, then the rest."""
     for cfg, seed in cfgs_seeds:
         run(split, model, cfg, seed, phase, data, evals, cache, skip_locked=True)
-    return [run(split, model, cfg, seed, phase, data, evals, cache) for cfg, seed in cfgs_seeds]
+    runs = [run(split, model, cfg, seed, phase, data, evals, cache) for cfg, seed in cfgs_seeds]
+    return [r for r in runs if r is not None]
 
 
 def tune_lightgcn(split, data, evals, cache, budget: int) -> list[dict]:
@@ -336,14 +346,24 @@ def tune_lightgcn(split, data, evals, cache, budget: int) -> list[dict]:
     combined = dict(base)
     for param in dict(LGCN_STEPS):
         tried = [r for r in results if r["config"][param] != base[param]]
-        better = [r for r in tried if r["valid"][MONITOR] > default]
+        better = [r for r in tried if r["valid"][MONITOR] >= default + MIN_GAIN]
         if better:
             combined[param] = max(better, key=lambda r: r["valid"][MONITOR])["config"][param]
     if len(results) < budget and combined not in [r["config"] for r in results]:
         r = run(split, "lightgcn", combined, TUNE_SEED, "tune", data, evals, cache)
-        results.append(r)
-        log(f"{split} lightgcn combined {describe(combined)}: valid {r['valid'][MONITOR]:.4f}")
+        if r is not None:
+            results.append(r)
+            log(f"{split} lightgcn combined {describe(combined)}: valid {r['valid'][MONITOR]:.4f}")
     return results
+
+
+def choose(model: str, results: list[dict]) -> dict:
+    """The validation winner; for LightGCN the first run (course defaults) unless another beats
+    it by at least MIN_GAIN."""
+    best = max(results, key=lambda r: r["valid"][MONITOR])
+    if model == "lightgcn" and best["valid"][MONITOR] < results[0]["valid"][MONITOR] + MIN_GAIN:
+        return results[0]
+    return best
 
 
 def do_split(split: str, seeds, budget: int, cache: Path) -> dict:
@@ -366,12 +386,15 @@ def do_split(split: str, seeds, budget: int, cache: Path) -> dict:
     }
     final = {}
     for model, results in tuning.items():
-        best = max(results, key=lambda r: r["valid"][MONITOR])
+        best = choose(model, results)
         model_seeds = seeds if model in ("lightgcn", "gfcf") else seeds[:1]
         final[model] = run_all(
             split, model, [(best["config"], s) for s in model_seeds], "test", data, evals, cache
         )
         t = [r["test"] for r in final[model]]
+        if not t:
+            log(f"{split} {model}: no finished test run of {describe(best['config'])}")
+            continue
         log(
             f"{split} {model} test ({len(t)} seed(s)): R@20 "
             f"{np.mean([x['recall@20'] for x in t]):.4f}, N@20 "
@@ -451,13 +474,13 @@ def report(results: dict, seeds, budget: int) -> str:
         "",
         "### Tuning budget (validation only)",
         "",
-        "| split | model | configs tried | CPU seconds (sum) | wall seconds (sum) | best valid "
-        "NDCG@20 | best configuration |",
+        "| split | model | configs tried | CPU seconds (sum) | wall seconds (sum) | chosen: valid "
+        "NDCG@20 | chosen configuration |",
         "|---|---|---|---|---|---|---|",
     ]
     for split, res in results.items():
         for model, runs in res["tuning"].items():
-            best = max(runs, key=lambda r: r["valid"][MONITOR])
+            best = choose(model, runs)
             cpu = sum(r["cpu_seconds"] for r in runs)
             wall = sum(r["wall_seconds"] for r in runs)
             lines.append(
@@ -494,6 +517,9 @@ def report(results: dict, seeds, budget: int) -> str:
     ]
     for split, res in results.items():
         for model, runs in res["final"].items():
+            if not runs:
+                lines.append(f"| {split} | {NAMES[model]} | 0 | not run in time | | |")
+                continue
             lines.append(
                 f"| {split} | {NAMES[model]} | {len(runs)} | "
                 f"{mean_sd([r['test']['recall@20'] for r in runs])} | "
@@ -526,9 +552,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_vs_ease" / "report.md"))
     p.add_argument("--cache", default=str(ROOT / "outputs" / "bench_vs_ease" / "runs"))
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default)")
+    p.add_argument(
+        "--report-only", action="store_true", help="fit nothing: report the cached runs only"
+    )
     args = p.parse_args(argv)
     if args.budget < 1:
         p.error("--budget must be >= 1 (the course default configuration is always trained)")
+    global REPORT_ONLY
+    REPORT_ONLY = args.report_only
     if args.threads:
         import tensorflow as tf
 
