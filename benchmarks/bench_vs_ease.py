@@ -424,11 +424,17 @@ def paired_rows(split: str, final: dict, metric: str, seeds) -> list[str]:
     rows = []
     for model in GRAPH_MODELS:
         runs = final[model]
-        for r in runs:
-            c = paired_comparison(per_user(r, metric), ease, seed=0)
+        values = [per_user(r, metric) for r in runs]
+        if len(runs) > 1 and all(np.array_equal(v, values[0], equal_nan=True) for v in values):
+            c = paired_comparison(values[0], ease, seed=0)  # e.g. GF-CF: the seed changes nothing
+            rows.append(_paired_row(split, model, f"{len(runs)} seeds, identical", metric, c))
+            continue
+        for r, v in zip(runs, values, strict=True):
+            c = paired_comparison(v, ease, seed=0)
             rows.append(_paired_row(split, model, f"seed {r['seed']}", metric, c))
         if len(runs) > 1:
-            pooled = np.nanmean(np.stack([per_user(r, metric) for r in runs]), axis=0)
+            # rounded like the stored per-user values, so the mean of equal values stays equal
+            pooled = np.round(np.nanmean(np.stack(values), axis=0), 6)
             c = paired_comparison(pooled, ease, seed=0)
             rows.append(_paired_row(split, model, "pooled (user mean over seeds)", metric, c))
     return rows
