@@ -31,7 +31,9 @@ def test_editions_differ_only_in_solution_cells(path, tmp_path):
             assert s_cell["outputs"] == [] and s_cell["execution_count"] is None
         else:
             assert t_cell == s_cell
-    assert 2 <= n_solutions <= 4, "every notebook has 2–4 exercises with solutions"
+    # 2–4 exercises per notebook, plus one on the from-scratch model where a notebook has one
+    # (issue 14: notebook 03 has five)
+    assert 2 <= n_solutions <= 5, "every notebook has 2–5 exercises with solutions"
 
 
 def test_solution_cell_without_header_is_refused(tmp_path):
