@@ -2,6 +2,7 @@
 
     python benchmarks/bench_vs_ease.py [--splits S1 S2] [--budget 9] [--seeds 42 43 44]
                                        [--out outputs/bench_vs_ease/report.md] [--threads N]
+                                       [--report-only]
 
 Splits (full ranking of all 1,682 films, training and validation films excluded, K = 20):
 
@@ -14,23 +15,29 @@ Protocol, per split:
 
 1. **Tuning on validation only** (validation NDCG@20; test is not computed in this phase):
    EASE over a λ grid; GF-CF over (α, k); a Turbo-CF-style polynomial graph filter
-   (``benchmarks/_peer_models.PolyFilter``) over (β, s, m); LightGCN by coordinate search from
-   the course defaults (``evaluate.MODEL_DEFAULTS["lightgcn"]``), seed 42, at most
-   ``--budget`` trainings, early stopping on validation NDCG@20: embedding size, negatives per
-   positive, layers, L2, learning rate, layer weights — each step keeps the best value so far.
-   Every configuration tried and its CPU seconds (process time: fit + validation
-   evaluations) are recorded: the tuning budget per model.
+   (``benchmarks/_peer_models.PolyFilter``) over (β, s, m); LightGCN one factor at a time
+   from the course defaults (``evaluate.MODEL_DEFAULTS["lightgcn"]``; ``LGCN_STEPS``:
+   embedding size, negatives per positive, layers, L2, learning rate, layer weights), seed
+   42, early stopping on validation NDCG@20, then the combination of every factor that beat
+   the defaults by ``MIN_GAIN``; at most ``--budget`` trainings. LightGCN keeps the defaults
+   unless a configuration beats them by ``MIN_GAIN`` (0.001). Every configuration tried and
+   its CPU seconds (process time: fit + validation evaluations) are recorded: the tuning
+   budget per model.
 2. **Test**: the best validation configuration of each model, trained with seeds 42, 43, 44
-   (the closed-form models are deterministic up to GF-CF's SVD start vector); test Recall@20
+   (EASE and the Poly-filter are deterministic and fitted once; GF-CF's seed only sets its
+   SVD start vector; the course-default LightGCN is tested too when tuning chose another
+   configuration); test Recall@20
    and NDCG@20 (mean ± sd over seeds); per-user test NDCG@20 and Recall@20 of each model
    compared with EASE by ``gnnrec_utils.evaluation.paired_comparison`` (95 % bootstrap CI of
    the mean per-user difference, paired t-test, Wilcoxon signed-rank) for each seed and
    pooled (each user's metric averaged over the seeds, then compared).
 
 Resumable: every finished run is cached as JSON under ``outputs/bench_vs_ease/runs/`` and a
-restart skips it (delete that folder to start over). Runs on two splits can go in two
-processes (``--splits S1`` and ``--splits S2``, ``--threads 1`` each); a last call with both
-splits then only writes the report from the cache. Prints and writes the markdown tables of
+restart skips it (delete that folder to start over). Several processes may share the cache
+(e.g. ``--splits S1 --threads 1`` twice and ``--splits S2 --threads 1`` twice): a run being
+fitted holds a ``.lock`` file and the others take the next free run. A process killed while
+fitting leaves its lock behind: delete it before restarting. ``--report-only`` fits nothing
+and reports what the cache holds. Prints and writes the markdown tables of
 ``docs/graph-vs-ease.md`` to ``--out``.
 """
 
