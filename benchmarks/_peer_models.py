@@ -69,8 +69,11 @@ class PolyFilter(_ItemItemRecommender):
     > 1 sharpens: strong co-occurrences gain on weak ones) and :math:`\beta` the popularity
     exponent (0.5: symmetric). :math:`\bar P` is similar to
     :math:`D_C^{-1/2} C D_C^{-1/2}` (eigenvalues in :math:`[-1, 1]`), and
-    :math:`1 - (1-\lambda)^m` passes its large-eigenvalue (smooth) components: ``m = 1`` is
-    GF-CF's linear filter with this graph; larger ``m`` a steeper low-pass.
+    :math:`1 - (1-\lambda)^m` passes its large-eigenvalue (smooth) components; larger ``m``
+    is a steeper low-pass. The row sums of :math:`C` with ``s = 1`` are the item degrees, so
+    ``beta=0.5, s=1, m=1`` is exactly GF-CF's linear filter (``closed_form.GFCF(alpha=0)``;
+    checked numerically on a random graph when this was written, as was
+    :class:`WeightedLightGCN` with uniform weights against ``models.LightGCN``).
 
     **Input**: training pairs to :meth:`fit`. **Output**: :meth:`score_all_users`
     ``(n_users, n_items)`` float32. Cost: ``m`` dense ``n_items²`` products (1,682 items:
