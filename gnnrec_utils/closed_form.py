@@ -176,7 +176,7 @@ class GFCF(_ItemItemRecommender):
     so the fit is reproducible). Defaults chosen on the validation split of notebook 01's
     random split (notebook 03 §5.2).
 
-    Reference: Shen, Wu, Zhang, Ou, Jiang, Lu, Huang & Zhang (2021), "How Powerful is Graph
+    Reference: Shen, Wu, Zhang, Shan, Zhang, Letaief & Li (2021), "How Powerful is Graph
     Convolution for Recommendation?", CIKM.
     """
 
