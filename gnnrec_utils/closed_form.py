@@ -16,6 +16,7 @@ Taught in ``notebooks/03_mf_recommendation.ipynb`` (section 5, derivations and n
 
 from __future__ import annotations
 
+from gnnrec_utils import graph as G
 from gnnrec_utils._validate import index_array as _ids
 from gnnrec_utils._validate import indicator as _indicator
 
@@ -141,18 +142,17 @@ def normalized_interactions(R) -> tuple[sp.csr_matrix, np.ndarray]:
 
     with :math:`D_U, D_I` the user and item degrees (rows/columns of zero degree stay zero).
     :math:`\tilde R` is the user–item block of LightGCN's operator
-    :math:`\hat A = D^{-1/2} A D^{-1/2}` on the bipartite graph (notebook 02), and
-    :math:`\tilde P` the item–item graph that two propagation steps walk on.
+    :math:`\hat A = D^{-1/2} A D^{-1/2}` on the bipartite graph (notebook 02; taken from
+    :func:`gnnrec_utils.graph.lightgcn_operator`), and :math:`\tilde P` the item–item graph that
+    two propagation steps walk on.
 
     **Output**: ``(R_tilde, d_items)``: CSR ``(n_users, n_items)`` and ``(n_items,)`` float64.
     """
     R = sp.csr_matrix(R, dtype=np.float64)
-    d_u = np.asarray(R.sum(axis=1)).ravel()
+    n_users = R.shape[0]
+    A_hat = G.lightgcn_operator(G.bipartite_adjacency(R))  # one home for the normalisation
     d_i = np.asarray(R.sum(axis=0)).ravel()
-    inv_u = np.divide(1.0, np.sqrt(d_u), out=np.zeros_like(d_u), where=d_u > 0)
-    inv_i = np.divide(1.0, np.sqrt(d_i), out=np.zeros_like(d_i), where=d_i > 0)
-    R_tilde = sp.diags(inv_u) @ R @ sp.diags(inv_i)
-    return sp.csr_matrix(R_tilde), d_i
+    return sp.csr_matrix(A_hat[:n_users, n_users:]), d_i
 
 
 class GFCF(_ItemItemRecommender):
