@@ -10,7 +10,7 @@ CSR kernel), on the MovieLens-100K training split of notebook 01 (70,058 pairs, 
 epoch). Models are interleaved epoch by epoch, after one warm-up epoch each (tracing); the
 median and the 25th–75th percentiles are reported.
 
-``quality``: trains each model with the tuned defaults (``evaluate.MODEL_DEFAULTS``, chosen on
+``quality``: trains each model with the tuned defaults (``recipes.MODEL_DEFAULTS``, chosen on
 the validation split) for each seed, early stopping on validation NDCG@20; reports test
 metrics (mean ± std over seeds) against the public baselines quoted in issue 4, and the
 time-to-quality: training seconds until the *test* Recall@20 and NDCG@20 first both pass the
@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gnnrec_utils  # noqa: E402, F401  (selects tf-keras first)
 from gnnrec_utils import graph as G  # noqa: E402
 from gnnrec_utils import paths  # noqa: E402
-from gnnrec_utils.evaluate import MODEL_DEFAULTS, RankingEvaluator, build_model, train_model  # noqa: E402
+from gnnrec_utils.metrics import RankingEvaluator  # noqa: E402
+from gnnrec_utils.recipes import MODEL_DEFAULTS, build_model, train_model  # noqa: E402
 
 import numpy as np  # noqa: E402
 

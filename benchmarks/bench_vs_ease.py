@@ -16,7 +16,7 @@ Protocol, per split:
 1. **Tuning on validation only** (validation NDCG@20; test is not computed in this phase):
    EASE over a λ grid; GF-CF over (α, k); a Turbo-CF-style polynomial graph filter
    (``benchmarks/_peer_models.PolyFilter``) over (β, s, m); LightGCN one factor at a time
-   from the course defaults (``evaluate.MODEL_DEFAULTS["lightgcn"]``; ``LGCN_STEPS``:
+   from the course defaults (``recipes.MODEL_DEFAULTS["lightgcn"]``; ``LGCN_STEPS``:
    embedding size, negatives per positive, layers, L2, learning rate, layer weights), seed
    42, early stopping on validation NDCG@20, then the combination of every factor that beat
    the defaults by ``MIN_GAIN``; at most ``--budget`` trainings. LightGCN keeps the defaults
@@ -28,7 +28,7 @@ Protocol, per split:
    SVD start vector; the course-default LightGCN is tested too when tuning chose another
    configuration); test Recall@20
    and NDCG@20 (mean ± sd over seeds); per-user test NDCG@20 and Recall@20 of each model
-   compared with EASE by ``gnnrec_utils.evaluation.paired_comparison`` (95 % bootstrap CI of
+   compared with EASE by ``gnnrec_utils.experiments.paired_comparison`` (95 % bootstrap CI of
    the mean per-user difference, paired t-test, Wilcoxon signed-rank) for each seed and
    pooled (each user's metric averaged over the seeds, then compared).
 
@@ -66,8 +66,9 @@ from gnnrec_utils._progress import tqdm  # noqa: E402
 from gnnrec_utils.artefacts import load_artefacts  # noqa: E402
 from gnnrec_utils.closed_form import EASE, GFCF  # noqa: E402
 from gnnrec_utils.constants import ITEM_COL, USER_COL  # noqa: E402
-from gnnrec_utils.evaluate import MODEL_DEFAULTS, RankingEvaluator, train_model  # noqa: E402
-from gnnrec_utils.evaluation import paired_comparison  # noqa: E402
+from gnnrec_utils.experiments import paired_comparison  # noqa: E402
+from gnnrec_utils.metrics import RankingEvaluator  # noqa: E402
+from gnnrec_utils.recipes import MODEL_DEFAULTS, train_model  # noqa: E402
 from gnnrec_utils.splits import random_split  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -207,7 +208,7 @@ def fit_model(model: str, cfg: dict, data: dict, seed: int):
             model_kwargs={"dim": cfg["dim"], "n_layers": cfg["n_layers"]},
             fit_kwargs=fit_kwargs,
         )
-    else:  # the same recipe as evaluate.train_model, with the weighted model
+    else:  # the same recipe as recipes.train_model, with the weighted model
         from gnnrec_utils.seeding import seed_everything
         from gnnrec_utils.training import fit_bpr
 

@@ -519,6 +519,11 @@ class SparsePropagation:
         self._cache: dict[str, tuple[Any, Any]] = {}
         self._matrices(dtype)
 
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """The operator as the SciPy CSR matrix it was built from (read-only by convention)."""
+        return self._A
+
     def __repr__(self) -> str:
         return (
             f"SparsePropagation(shape={self.shape}, nnz={self.nnz}, kernel={self.kernel!r}, "

@@ -50,7 +50,9 @@ first recommenders and needs to evaluate them).
 
 from __future__ import annotations
 
+import inspect
 import operator
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -74,6 +76,11 @@ __all__ = [
     "gini",
     "gini_of_exposure",
     "personalisation",
+    "EVAL_BATCH_BYTES",
+    "RankingEvaluator",
+    "full_ranking_metrics",
+    "indicator_matrix",
+    "rating_errors",
 ]
 
 #: Names of the top-K accuracy metrics understood by :func:`evaluate_ranking`.
@@ -821,3 +828,194 @@ def personalisation(rec, n_items: int, similarity: str = "cosine") -> float:
     inter = overlap.data
     sim = inter / k if similarity == "cosine" else inter / (2 * k - inter)
     return float(1.0 - sim.sum() / (n_users * (n_users - 1) / 2))
+
+
+# --------------------------------------------------------------------------------------------
+# Full-ranking evaluation of a model or a score matrix, in batches of users
+# --------------------------------------------------------------------------------------------
+
+#: Default working memory of one :class:`RankingEvaluator` batch (bytes): 256 MiB holds all
+#: 943 MovieLens-100K users in one batch, and about 160 users of a 50,000-item catalogue.
+EVAL_BATCH_BYTES = 256 * 2**20
+
+
+def indicator_matrix(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
+    """Boolean CSR ``(n_users, n_items)`` with True at every ``(users[k], items[k])``."""
+    u = np.asarray(users, dtype=np.int64)
+    i = np.asarray(items, dtype=np.int64)
+    M = sp.csr_matrix((np.ones(u.size, dtype=bool), (u, i)), shape=(n_users, n_items))
+    M.sum_duplicates()
+    M.data[:] = True
+    return M
+
+
+class RankingEvaluator:
+    r"""Full-ranking metrics of a score matrix (or a model) against one held-out set.
+
+    **Arguments**
+
+    - ``truth``: ``(users, items)`` of the held-out positives (0-based);
+    - ``exclude``: a sequence of ``(users, items)`` pairs of arrays masked out before ranking
+      — the training interactions for validation; training and validation for test;
+    - ``n_users``, ``n_items``; ``ks`` and ``metrics`` as in
+      :func:`gnnrec_utils.metrics.evaluate_ranking` (default: Recall, NDCG, Precision, Hit
+      rate, MRR and MAP at 10 and 20);
+    - ``batch_users``: users ranked per batch (default: as many as fit in ``max_batch_bytes``);
+    - ``max_batch_bytes``: the working memory one batch may use (default
+      :data:`EVAL_BATCH_BYTES`, 256 MiB).
+
+    **Call** with a score matrix ``(n_users, n_items)`` or a model with
+    ``score_all_users(users=None)``; returns ``{"recall@20": …, "ndcg@20": …, …,
+    "n_users": …}``. ``per_user=True`` returns per-user arrays ``(n_users,)`` (NaN for users
+    without held-out items).
+
+    **Attributes**: ``truth`` and ``exclude`` (boolean CSR ``(n_users, n_items)``), ``users``
+    (the users with at least one held-out item: the only rows ranked), ``batch_users``.
+
+    **Memory.** Only the users in ``users`` are ranked, ``batch_users`` rows at a time: each
+    batch densifies its rows of ``truth`` and ``exclude`` and, for a model, asks it for
+    ``score_all_users(users=batch)``, so the dense working set is about
+    ``batch_users × n_items × 32`` bytes (``× 80`` with ``"auc"``, which ranks every item)
+    whatever the number of users; the masks are stored sparse. Every metric is computed per
+    user, so the result is exactly the one-shot :func:`~gnnrec_utils.metrics.evaluate_ranking`
+    on the dense matrices (tested for equality). A catalogue so large that one user's row does
+    not fit in ``max_batch_bytes`` is refused with a ``MemoryError`` naming the sizes. Measured
+    peaks (MovieLens-100K; 100,000 users × 50,000 items) are in ``docs/robustness.md``.
+    """
+
+    def __init__(
+        self,
+        truth: tuple,
+        n_users: int,
+        n_items: int,
+        exclude: Sequence[tuple] = (),
+        ks: Iterable[int] = (10, 20),
+        metrics: Sequence[str] = TOP_K_METRICS,
+        batch_users: int | None = None,
+        max_batch_bytes: int | None = None,
+    ):
+        self.n_users, self.n_items = int(n_users), int(n_items)
+        self.truth = indicator_matrix(*truth, self.n_users, self.n_items)
+        ex = sp.csr_matrix((self.n_users, self.n_items), dtype=bool)
+        for pair in exclude:
+            ex = ex + indicator_matrix(*pair, self.n_users, self.n_items)
+        self.exclude = ex.astype(bool).tocsr()
+        overlap = self.truth.multiply(self.exclude)
+        if overlap.nnz:
+            raise ValueError(f"{overlap.nnz} held-out pair(s) are also in an excluded set")
+        self.ks = (ks,) if np.ndim(ks) == 0 else tuple(ks)
+        self.metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        self.users = np.flatnonzero(np.diff(self.truth.indptr) > 0)
+        budget = EVAL_BATCH_BYTES if max_batch_bytes is None else int(max_batch_bytes)
+        per_user = self.n_items * (80 if "auc" in self.metrics else 32)
+        if batch_users is None:
+            if per_user > budget:
+                raise MemoryError(
+                    f"ranking one user's {self.n_items:,} items needs about "
+                    f"{per_user / 2**20:,.0f} MiB, more than max_batch_bytes = "
+                    f"{budget / 2**20:,.0f} MiB; raise max_batch_bytes if the machine has the "
+                    "memory, or evaluate on a smaller catalogue"
+                )
+            batch_users = budget // per_user
+        if int(batch_users) < 1:
+            raise ValueError(f"batch_users must be >= 1, got {batch_users!r}")
+        self.batch_users = int(batch_users)
+
+    def _batches(self):
+        """The evaluated users, ``batch_users`` at a time (one empty batch if there are none)."""
+        if self.users.size == 0:
+            yield self.users
+        for start in range(0, self.users.size, self.batch_users):
+            yield self.users[start : start + self.batch_users]
+
+    def _row_source(self, scores):
+        """A function ``rows(batch) -> (len(batch), n_items)`` scores, for a model or a matrix."""
+        if hasattr(scores, "score_all_users"):
+            method = scores.score_all_users
+            try:
+                takes_users = "users" in inspect.signature(method).parameters
+            except (TypeError, ValueError):  # builtins without a signature
+                takes_users = False
+            if takes_users:
+                return lambda batch: method(users=batch)
+            scores = method()
+        if sp.issparse(scores):
+            raise ValueError("scores must be a dense array of shape (n_users, n_items), not sparse")
+        s = np.asarray(scores)
+        if s.shape != (self.n_users, self.n_items):
+            raise ValueError(
+                f"scores have shape {s.shape}, expected (n_users, n_items) = "
+                f"{(self.n_users, self.n_items)}"
+            )
+        return lambda batch: s[batch]
+
+    def _check_candidates(self) -> None:
+        """Every evaluated user needs at least max(ks) items left after exclusion."""
+        if not self.ks or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in self.ks
+        ):
+            return  # evaluate_ranking names the bad ks entry
+        k = int(max(self.ks))
+        n_cand = self.n_items - np.diff(self.exclude.indptr)[self.users]
+        short = n_cand < k
+        if short.any() and k <= self.n_items:
+            first = int(np.argmax(short))
+            raise ValueError(
+                f"{int(short.sum())} user(s) have fewer than k={k} items left after exclusion; "
+                f"first: user {int(self.users[first])} with {int(n_cand[first])}"
+            )
+
+    def __call__(self, scores, per_user: bool = False) -> dict:
+        rows = self._row_source(scores)
+        self._check_candidates()
+        full: dict[str, np.ndarray] = {}
+        n_evaluated = 0
+        for batch in self._batches():
+            s = rows(batch)
+            if np.shape(s) != (batch.size, self.n_items):
+                raise ValueError(
+                    f"score_all_users(users=…) returned shape {np.shape(s)} for "
+                    f"{batch.size} user(s), expected {(batch.size, self.n_items)}"
+                )
+            part = evaluate_ranking(
+                s,
+                self.truth[batch].toarray(),
+                self.exclude[batch].toarray(),
+                ks=self.ks,
+                metrics=self.metrics,
+                per_user=True,
+            )
+            n_evaluated += part.pop("n_users")
+            for key, values in part.items():
+                if key not in full:
+                    full[key] = np.full(self.n_users, np.nan)
+                full[key][batch] = values
+        out = {key: (values if per_user else _user_mean(values)) for key, values in full.items()}
+        out["n_users"] = n_evaluated
+        return out
+
+
+def full_ranking_metrics(
+    scores,
+    truth: tuple,
+    exclude: Sequence[tuple] = (),
+    ks: Iterable[int] = (10, 20),
+) -> dict:
+    """One-shot version of :class:`RankingEvaluator` for a ``(n_users, n_items)`` matrix."""
+    s = np.asarray(scores)
+    return RankingEvaluator(truth, s.shape[0], s.shape[1], exclude, ks)(s)
+
+
+def rating_errors(pred, truth) -> dict:
+    r"""Rating prediction errors.
+
+    .. math::
+        \mathrm{RMSE} = \sqrt{\tfrac1n \textstyle\sum (\hat r - r)^2}, \qquad
+        \mathrm{MAE} = \tfrac1n \textstyle\sum |\hat r - r|
+
+    **Output**: ``{"rmse": float, "mae": float}``.
+    """
+    err = np.asarray(pred, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    if err.size == 0:
+        raise ValueError("no ratings to compare")
+    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err)))}

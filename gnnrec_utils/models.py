@@ -416,7 +416,7 @@ class _GraphRecommender(EmbeddingRecommender):
 
 def _as_csr(A, n_nodes: int, name: str) -> sp.csr_matrix:
     if isinstance(A, G.SparsePropagation):
-        A = A._A
+        A = A.matrix
     A = sp.csr_matrix(A, dtype=np.float64)
     if A.shape != (n_nodes, n_nodes):
         raise ValueError(f"{name} has shape {A.shape}, expected ({n_nodes}, {n_nodes})")

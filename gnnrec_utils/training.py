@@ -17,7 +17,7 @@ give the same weights (tested): every random draw comes from
 
 The validation metric comes from an *evaluator*: any callable that takes the
 ``(n_users, n_items)`` score matrix and returns a dict with the monitored key, e.g.
-:class:`gnnrec_utils.evaluate.RankingEvaluator` (which masks the training items). Training
+:class:`gnnrec_utils.metrics.RankingEvaluator` (which masks the training items). Training
 never sees the test set; a ``test_evaluator`` may be passed to *record* test metrics along
 the way (for time-to-quality benchmarks), never to select anything.
 

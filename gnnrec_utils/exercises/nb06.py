@@ -1,7 +1,7 @@
 """Exercise checks for notebook 06 (evaluation and the case study).
 
 Each check recomputes the expected answer with plain code of its own (loops and NumPy, no
-:mod:`gnnrec_utils.metrics` or :mod:`gnnrec_utils.evaluation`) and names the typical mistake
+:mod:`gnnrec_utils.metrics` or :mod:`gnnrec_utils.experiments`) and names the typical mistake
 when the answer differs.
 """
 

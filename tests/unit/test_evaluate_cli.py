@@ -3,8 +3,14 @@ command line on tiny files (happy paths, id mapping, and one clear message per b
 
 from __future__ import annotations
 
-from gnnrec_utils import evaluate
-from gnnrec_utils.metrics import TOP_K_METRICS, evaluate_ranking
+from gnnrec_utils import evaluate, recipes
+from gnnrec_utils.metrics import (
+    TOP_K_METRICS,
+    RankingEvaluator,
+    evaluate_ranking,
+    full_ranking_metrics,
+    rating_errors,
+)
 
 import json
 import subprocess
@@ -36,7 +42,7 @@ def test_ranking_evaluator_masks_train_and_valid_like_evaluate_ranking():
         (users[110:], items[110:]),
     )
     scores = rng.normal(size=(n_users, n_items))
-    ev = evaluate.RankingEvaluator(test, n_users, n_items, exclude=[train, valid])
+    ev = RankingEvaluator(test, n_users, n_items, exclude=[train, valid])
     truth = np.zeros((n_users, n_items), bool)
     truth[test] = True
     ex = np.zeros((n_users, n_items), bool)
@@ -53,9 +59,9 @@ def test_ranking_evaluator_masks_train_and_valid_like_evaluate_ranking():
             return scores
 
     assert ev(Fixed()) == want
-    assert evaluate.full_ranking_metrics(scores, test, [train, valid]) == want
+    assert full_ranking_metrics(scores, test, [train, valid]) == want
     with pytest.raises(ValueError, match="excluded"):
-        evaluate.RankingEvaluator(test, n_users, n_items, exclude=[test])
+        RankingEvaluator(test, n_users, n_items, exclude=[test])
 
 
 def test_perfect_scores_give_recall_one_when_few_held_out():
@@ -63,7 +69,7 @@ def test_perfect_scores_give_recall_one_when_few_held_out():
     test = (np.arange(5), np.arange(5) * 2)
     scores = np.zeros((n_users, n_items))
     scores[test] = 1.0
-    got = evaluate.full_ranking_metrics(scores, test)
+    got = full_ranking_metrics(scores, test)
     assert got["recall@10"] == got["ndcg@10"] == got["hit_rate@10"] == got["map@10"] == 1.0
 
 
@@ -74,7 +80,7 @@ def test_full_ranking_of_movielens_size_is_fast():
     i = rng.integers(0, n_items, 90_000)
     key = np.unique(u * n_items + i)
     u, i = key // n_items, key % n_items
-    ev = evaluate.RankingEvaluator(
+    ev = RankingEvaluator(
         (u[:20_000], i[:20_000]), n_users, n_items, exclude=[(u[20_000:], i[20_000:])]
     )
     scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
@@ -87,10 +93,10 @@ def test_full_ranking_of_movielens_size_is_fast():
 
 
 def test_rating_errors():
-    got = evaluate.rating_errors([1.0, 2.0, 5.0], [2.0, 2.0, 3.0])
+    got = rating_errors([1.0, 2.0, 5.0], [2.0, 2.0, 3.0])
     assert np.isclose(got["rmse"], np.sqrt(5 / 3)) and np.isclose(got["mae"], 1.0)
     with pytest.raises(ValueError):
-        evaluate.rating_errors([], [])
+        rating_errors([], [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +306,7 @@ def test_batched_evaluation_equals_one_shot_exactly(seed, with_auc):
     want = evaluate_ranking(scores, truth, ex, ks=ks, metrics=metrics)
     want_per_user = evaluate_ranking(scores, truth, ex, ks=ks, metrics=metrics, per_user=True)
     for batch_users in (1, 7, 50, None):
-        ev = evaluate.RankingEvaluator(
+        ev = RankingEvaluator(
             test, n_users, n_items, [train], ks=ks, metrics=metrics, batch_users=batch_users
         )
         assert ev(scores) == want  # exact equality of every value, dense matrix in
@@ -315,7 +321,7 @@ def test_batched_evaluation_equals_one_shot_exactly(seed, with_auc):
 
 def test_evaluator_keeps_masks_sparse_and_ranks_only_users_with_held_out_items():
     train, test, scores = _random_split(0)
-    ev = evaluate.RankingEvaluator(test, *scores.shape, [train])
+    ev = RankingEvaluator(test, *scores.shape, [train])
     assert sp.issparse(ev.truth) and sp.issparse(ev.exclude)
     assert ev.users.tolist() == sorted(set(test[0].tolist()))
     assert ev.exclude.toarray()[train].all()  # notebook 03 reads .exclude like this
@@ -330,7 +336,7 @@ def test_evaluation_memory_stays_within_the_batch_budget():
     from gnnrec_utils.models import PopularityModel
 
     model = PopularityModel(n_users, n_items).fit(u[10_000:], i[10_000:])
-    ev = evaluate.RankingEvaluator(
+    ev = RankingEvaluator(
         (u[:10_000], i[:10_000]), n_users, n_items, [(u[10_000:], i[10_000:])],
         max_batch_bytes=budget,
     )  # fmt: skip
@@ -347,11 +353,11 @@ def test_evaluation_memory_stays_within_the_batch_budget():
 
 def test_a_catalogue_whose_single_row_cannot_fit_is_refused():
     with pytest.raises(MemoryError, match=r"ranking one user's 100,000 items needs about 3 MiB"):
-        evaluate.RankingEvaluator(([0], [0]), 2, 100_000, max_batch_bytes=2**20)
+        RankingEvaluator(([0], [0]), 2, 100_000, max_batch_bytes=2**20)
 
 
 def test_scores_of_the_wrong_shape_are_named():
-    ev = evaluate.RankingEvaluator(([0, 1], [3, 4]), 2, 30)
+    ev = RankingEvaluator(([0, 1], [3, 4]), 2, 30)
     with pytest.raises(ValueError, match=r"scores have shape \(2, 29\), expected"):
         ev(np.zeros((2, 29)))
 
@@ -388,18 +394,18 @@ def test_cli_closed_form_models_match_the_library(name, larger_files, capsys):
     data = evaluate.load_split_files(*larger_files.values(), warn=lambda m: None)
     n_users, n_items = data["n_users"], data["n_items"]
     if name == "ease":
-        model = closed_form.EASE(n_users, n_items, **evaluate.MODEL_DEFAULTS["ease"]["model"])
+        model = closed_form.EASE(n_users, n_items, **recipes.MODEL_DEFAULTS["ease"]["model"])
     else:
-        defaults = evaluate.MODEL_DEFAULTS["gf-cf"]["model"]
+        defaults = recipes.MODEL_DEFAULTS["gf-cf"]["model"]
         model = closed_form.GFCF(n_users, n_items, **defaults, seed=3)
     model.fit(*data["train"])
-    test_eval = evaluate.RankingEvaluator(
+    test_eval = RankingEvaluator(
         data["test"], n_users, n_items, exclude=[data["train"], data["valid"]]
     )
     assert result["test"] == json.loads(json.dumps(test_eval(model)))
-    pop = evaluate.RankingEvaluator(
-        data["test"], n_users, n_items, exclude=[data["train"], data["valid"]]
-    )(evaluate.build_model("pop", data["train"], n_users, n_items, seed=0))
+    pop = RankingEvaluator(data["test"], n_users, n_items, exclude=[data["train"], data["valid"]])(
+        recipes.build_model("pop", data["train"], n_users, n_items, seed=0)
+    )
     assert result["test"]["n_users"] == pop["n_users"] == 80
 
 
@@ -421,6 +427,6 @@ def test_cli_gfcf_on_too_few_users_is_one_line(files, capsys):
 
 def test_cli_help_lists_every_model():
     text = evaluate._parser().format_help()
-    for name in evaluate.MODEL_NAMES:
+    for name in recipes.MODEL_NAMES:
         assert name in text
     assert "byte-identical" in text and "--timings" in text

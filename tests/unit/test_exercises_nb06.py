@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gnnrec_utils import evaluation as ev
 from gnnrec_utils import exercises, metrics
+from gnnrec_utils import experiments as ev
 
 import numpy as np
 import pytest

@@ -232,7 +232,7 @@ def test_discriminator_separates_planted_real_and_fake_edges():
 
 
 def test_fit_gan_runs_records_history_and_traces_once():
-    from gnnrec_utils.evaluate import RankingEvaluator
+    from gnnrec_utils.metrics import RankingEvaluator
 
     (tu, ti), (hu, hi), _ = planted_graph(seed=1)
     lg = models.lightgcn_from_interactions(tu, ti, 40, 60, dim=8, n_layers=2, seed=0)

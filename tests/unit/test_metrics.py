@@ -631,7 +631,7 @@ def test_metrics_module_imports_no_tensorflow_or_pandas():
 
 
 def test_per_user_values_do_not_depend_on_the_other_rows():
-    """Batched evaluation (evaluate.RankingEvaluator) relies on it: each user's value is
+    """Batched evaluation (metrics.RankingEvaluator) relies on it: each user's value is
     computed from its own row only, bit for bit (no BLAS reduction whose order depends on
     the number of rows)."""
     rng = np.random.default_rng(3)

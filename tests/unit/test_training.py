@@ -5,6 +5,7 @@ determinism, and a planted-preference data set on which BPR-MF beats popularity)
 from __future__ import annotations
 
 from gnnrec_utils import graph as G
+from gnnrec_utils import metrics
 
 import numpy as np
 import pytest
@@ -14,7 +15,6 @@ pytestmark = pytest.mark.unit
 tf = pytest.importorskip("tensorflow")
 models = pytest.importorskip("gnnrec_utils.models")
 training = pytest.importorskip("gnnrec_utils.training")
-evaluate = pytest.importorskip("gnnrec_utils.evaluate")
 
 
 def random_pairs(seed=0, n_users=30, n_items=25, p=0.3):
@@ -109,7 +109,7 @@ def planted(seed=0, n_per_group=30, n_items_per_group=20):
 def test_bpr_mf_beats_popularity_on_planted_preferences():
     train, test, n_users, n_items = planted()
     tr = (train[:, 0], train[:, 1])
-    evaluator = evaluate.RankingEvaluator((test[:, 0], test[:, 1]), n_users, n_items, [tr])
+    evaluator = metrics.RankingEvaluator((test[:, 0], test[:, 1]), n_users, n_items, [tr])
     pop = evaluator(models.PopularityModel(n_users, n_items).fit(*tr))
     model = models.BPRMF(n_users, n_items, dim=8, seed=0)
     history = training.fit_bpr(
@@ -287,7 +287,7 @@ def test_gcnmf_training_with_dropout_is_deterministic_given_seed():
 def test_max_seconds_and_test_evaluator_are_only_recorded():
     users, items, n_users, n_items = random_pairs(8)
     model = models.BPRMF(n_users, n_items, dim=4, seed=0)
-    ev = evaluate.RankingEvaluator(
+    ev = metrics.RankingEvaluator(
         (users[:20], items[:20]), n_users, n_items, [(users[20:], items[20:])], ks=(5,)
     )
     test = Scripted(model, [0.5] * 100)
@@ -337,9 +337,9 @@ def test_fit_explicit_beats_the_global_mean_and_restores_best():
     assert h["tracing_count"] == 1
     best = h["epoch"].index(h["best_epoch"])
     assert h["valid_rmse"][best] == min(h["valid_rmse"])
-    got = evaluate.rating_errors(model.predict_ratings(users[cut:], items[cut:]), r[cut:])
+    got = metrics.rating_errors(model.predict_ratings(users[cut:], items[cut:]), r[cut:])
     assert np.isclose(got["rmse"], h["valid_rmse"][best], rtol=1e-5)
-    baseline = evaluate.rating_errors(np.full(r.size - cut, r[:cut].mean()), r[cut:])
+    baseline = metrics.rating_errors(np.full(r.size - cut, r[:cut].mean()), r[cut:])
     assert got["rmse"] < 0.6 * baseline["rmse"]
 
 

@@ -1,8 +1,8 @@
-"""gnnrec_utils.evaluation: item-kNN, sampled ranking, seeds, significance, groups, case study."""
+"""gnnrec_utils.experiments: item-kNN, sampled ranking, seeds, significance, groups, case study."""
 
 from __future__ import annotations
 
-from gnnrec_utils import evaluation as ev
+from gnnrec_utils import experiments as ev
 from gnnrec_utils.constants import GENRES
 
 import numpy as np
