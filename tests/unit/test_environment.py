@@ -128,11 +128,32 @@ def test_console_script_points_at_a_main_that_returns_an_exit_code():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     target = project["scripts"]["gnnrec-evaluate"]
     module, _, func = target.partition(":")
-    assert (module, func) == ("gnnrec_utils.evaluate", "main")
-    tree = ast.parse((ROOT / "gnnrec_utils" / "evaluate.py").read_text())
+    assert (module, func) == ("gnnrec_utils.cli", "main")
+    tree = ast.parse((ROOT / "gnnrec_utils" / "cli.py").read_text())
     mains = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"]
     assert mains and ast.unparse(mains[0].returns) == "int", "main() -> int (the exit code)"
     assert mains[0].args.defaults, "main(argv=None): callable without arguments"
+
+
+def test_no_module_of_the_package_imports_the_command_line():
+    """The CLI is the top layer: library code never depends on it (issue 13)."""
+    offenders = []
+    for path in sorted((ROOT / "gnnrec_utils").rglob("*.py")):
+        if path.name == "cli.py" and path.parent.name == "gnnrec_utils":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+                if node.level:  # relative import inside the package
+                    names += [alias.name for alias in node.names if base == ""]
+            else:
+                continue
+            if any(n == "gnnrec_utils.cli" or n == "cli" for n in names):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"these modules import the command line gnnrec_utils.cli: {offenders}"
 
 
 def test_requires_python_matches_what_the_code_and_environment_yml_need():

@@ -1,9 +1,10 @@
-"""gnnrec_utils.evaluate: the full-ranking evaluator against the metrics module, and the
-command line on tiny files (happy paths, id mapping, and one clear message per bad file)."""
+"""gnnrec_utils.cli (``gnnrec-evaluate``) and gnnrec_utils.interaction_files: the full-ranking
+evaluator against the metrics module, and the command line on tiny files (happy paths, id
+mapping, and one clear message per bad file)."""
 
 from __future__ import annotations
 
-from gnnrec_utils import evaluate, recipes
+from gnnrec_utils import cli, interaction_files, recipes
 from gnnrec_utils.metrics import (
     TOP_K_METRICS,
     RankingEvaluator,
@@ -125,7 +126,7 @@ def files(tmp_path):
 
 
 def run_main(capsys, argv):
-    code = evaluate.main(argv)
+    code = cli.main(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -192,7 +193,7 @@ def test_cli_subprocess_entry_point(files):
         [
             sys.executable,
             "-m",
-            "gnnrec_utils.evaluate",
+            "gnnrec_utils.cli",
             "--model",
             "pop",
             "--train",
@@ -216,7 +217,7 @@ def test_ids_are_sorted_numerically_like_notebook_01(tmp_path):
     tr = write(tmp_path / "tr.csv", header, [(10, 3), (9, 1), (2, 20), (10, 20)], sep=",")
     va = write(tmp_path / "va.csv", header, [(9, 3)], sep=",")
     te = write(tmp_path / "te.csv", header, [(2, 1)], sep=",")
-    data = evaluate.load_split_files(tr, va, te, warn=lambda m: None, ks=(1,))
+    data = interaction_files.load_split_files(tr, va, te, warn=lambda m: None, ks=(1,))
     assert data["user_ids"] == [2, 9, 10] and data["item_ids"] == [1, 3, 20]
     assert data["train"][0].tolist() == [2, 1, 0, 2] and data["train"][1].tolist() == [1, 0, 2, 2]
 
@@ -391,7 +392,7 @@ def test_cli_closed_form_models_match_the_library(name, larger_files, capsys):
     assert code == 0, err
     result = json.loads(out)
     assert "best_epoch" not in result and result["n_items"] == 100
-    data = evaluate.load_split_files(*larger_files.values(), warn=lambda m: None)
+    data = interaction_files.load_split_files(*larger_files.values(), warn=lambda m: None)
     n_users, n_items = data["n_users"], data["n_items"]
     if name == "ease":
         model = closed_form.EASE(n_users, n_items, **recipes.MODEL_DEFAULTS["ease"]["model"])
@@ -426,7 +427,7 @@ def test_cli_gfcf_on_too_few_users_is_one_line(files, capsys):
 
 
 def test_cli_help_lists_every_model():
-    text = evaluate._parser().format_help()
-    for name in recipes.MODEL_NAMES:
+    text = cli._parser().format_help()
+    for name in recipes.CLI_MODELS:
         assert name in text
     assert "byte-identical" in text and "--timings" in text

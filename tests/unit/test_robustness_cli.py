@@ -1,4 +1,4 @@
-"""Fault injection for ``python -m gnnrec_utils.evaluate`` (issue 16): ``--out`` that cannot
+"""Fault injection for ``python -m gnnrec_utils.cli`` (issue 16): ``--out`` that cannot
 be written (checked before training; atomic write under a file-size limit), ids spelled
 differently across files, ``--seed`` out of range, byte-identical output, memory refusal.
 
@@ -11,7 +11,7 @@ a stub that fails if it is called. Interrupted write: ``RLIMIT_FSIZE`` set in th
 
 from __future__ import annotations
 
-from gnnrec_utils import evaluate
+from gnnrec_utils import cli
 
 import json
 import os
@@ -61,7 +61,7 @@ def args_for(split: dict, *extra: str, model: str = "pop") -> list[str]:
 
 def run_cli(argv, prefix=(), preexec_fn=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "gnnrec_utils.evaluate", *argv],
+        [*prefix, sys.executable, "-m", "gnnrec_utils.cli", *argv],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -94,8 +94,8 @@ def no_training(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("training started before --out was checked")
 
-    monkeypatch.setattr(evaluate, "train_model", fail)
-    monkeypatch.setattr(evaluate, "load_split_files", fail)
+    monkeypatch.setattr(cli, "train_model", fail)
+    monkeypatch.setattr(cli, "load_split_files", fail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_unwritable_out_is_refused_before_training(
         pytest.skip("no /dev/full on this system")
     train_before = Path(split["train"]).read_bytes()
     no_training(monkeypatch)
-    code = evaluate.main(args_for(split, "--out", out))
+    code = cli.main(args_for(split, "--out", out))
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     (line,) = error_lines(captured.err)
@@ -154,8 +154,8 @@ def test_out_read_only_check_comes_before_training(split, previous, monkeypatch,
         raise PermissionError(13, "Permission denied")
 
     no_training(monkeypatch)
-    monkeypatch.setattr(evaluate.tempfile, "mkstemp", denied)
-    assert evaluate.main(args_for(split, "--out", str(previous))) == 2
+    monkeypatch.setattr(cli.tempfile, "mkstemp", denied)
+    assert cli.main(args_for(split, "--out", str(previous))) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert "(Permission denied); choose a writable folder" in line
 
@@ -190,9 +190,9 @@ def test_item_ids_written_as_floats_give_the_same_metrics(tmp_path, capsys):
     plain = write_split(tmp_path / "plain")
     floats = write_split(tmp_path / "floats", item_format="{}.0")  # 13 -> "13.0" in test
     assert Path(floats["test"]).read_text().splitlines()[1].endswith(".0")
-    assert evaluate.main(args_for(plain)) == 0
+    assert cli.main(args_for(plain)) == 0
     want = json.loads(capsys.readouterr().out)
-    assert evaluate.main(args_for(floats)) == 0
+    assert cli.main(args_for(floats)) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == want  # same catalogue (80 items), same metrics
     assert want["n_items"] == 80 and want["test"]["recall@20"] > 0
@@ -204,7 +204,7 @@ def test_float_ids_in_a_text_column_are_refused(tmp_path, capsys):
     # and would silently become a new item: refused, naming both spellings
     split = write_split(tmp_path, item_format="{}.0", test_extra="1\tx1\n")
     first = Path(split["test"]).read_text().splitlines()[1].split("\t")[1]
-    assert evaluate.main(args_for(split)) == 2
+    assert cli.main(args_for(split)) == 2
     captured = capsys.readouterr()
     (line,) = error_lines(captured.err)
     assert f"item_id {first!r} of the test file is spelled {first[:-2]!r} in the training" in line
@@ -213,7 +213,7 @@ def test_float_ids_in_a_text_column_are_refused(tmp_path, capsys):
 
 def test_nan_user_in_test_file_is_refused(tmp_path, capsys):
     split = write_split(tmp_path, test_extra="NaN\t3\n")
-    assert evaluate.main(args_for(split)) == 2
+    assert cli.main(args_for(split)) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert "user_id 'NaN' marks a missing value, not an id" in line
 
@@ -222,7 +222,7 @@ def test_nan_user_in_training_file_is_refused(tmp_path, capsys):
     split = write_split(tmp_path)
     with open(split["train"], "a") as handle:
         handle.write("NaN\t5\n")
-    assert evaluate.main(args_for(split)) == 2
+    assert cli.main(args_for(split)) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert "train.tsv, line 482: user_id 'NaN' marks a missing value" in line
 
@@ -235,13 +235,13 @@ def test_nan_user_in_training_file_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("seed", ["-1", "4294967296"])
 def test_seed_out_of_range_is_one_line(split, seed, monkeypatch, capsys):
     no_training(monkeypatch)
-    assert evaluate.main(args_for(split, "--seed", seed)) == 2
+    assert cli.main(args_for(split, "--seed", seed)) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert line == f"error: --seed must be between 0 and 4294967295, got {seed}"
 
 
 def test_largest_seed_is_accepted(split, capsys):
-    assert evaluate.main(args_for(split, "--seed", "4294967295")) == 0
+    assert cli.main(args_for(split, "--seed", "4294967295")) == 0
     assert json.loads(capsys.readouterr().out)["seed"] == 4294967295
 
 
@@ -257,7 +257,7 @@ def test_two_identical_runs_write_byte_identical_metrics(split, tmp_path):
 
 
 def test_timings_only_with_the_flag(split, capsys):
-    assert evaluate.main(args_for(split, "--timings")) == 0
+    assert cli.main(args_for(split, "--timings")) == 0
     timings = json.loads(capsys.readouterr().out)["timings"]
     assert set(timings) == {"fit_seconds", "evaluate_seconds"}
     assert all(value >= 0 for value in timings.values())
@@ -276,16 +276,16 @@ def test_timings_only_with_the_flag(split, capsys):
     ],
 )
 def test_model_that_cannot_fit_is_refused_before_training(split, monkeypatch, capsys, model, what):
-    monkeypatch.setattr(evaluate, "_available_memory", lambda: 1000)  # 1 kB "available"
-    monkeypatch.setattr(evaluate, "train_model", lambda *a, **k: pytest.fail("trained"))
-    assert evaluate.main(args_for(split, model=model)) == 2
+    monkeypatch.setattr(cli, "_available_memory", lambda: 1000)  # 1 kB "available"
+    monkeypatch.setattr(cli, "train_model", lambda *a, **k: pytest.fail("trained"))
+    assert cli.main(args_for(split, model=model)) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert f"--model {model} needs {what}" in line
     assert "but only 1000 bytes of memory is available; use --model pop" in line
 
 
 def test_available_memory_is_read_from_proc_meminfo():
-    available = evaluate._available_memory()
+    available = cli._available_memory()
     if not Path("/proc/meminfo").exists():
         assert available is None
     else:
