@@ -32,8 +32,8 @@ Taught in ``notebooks/06_evaluation.ipynb``.
 from __future__ import annotations
 
 from gnnrec_utils._validate import index_array as _ids
-from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.constants import GENRES
+from gnnrec_utils.graph import interaction_matrix, interaction_union
 from gnnrec_utils.metrics import (
     TOP_K_METRICS,
     average_recommendation_popularity,
@@ -85,14 +85,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _union(pairs: Sequence[tuple], n_users: int, n_items: int) -> sp.csr_matrix:
-    out = sp.csr_matrix((n_users, n_items), dtype=np.float64)
-    for users, items in pairs:
-        out = out + _indicator(users, items, n_users, n_items)
-    out.data[:] = 1.0
-    return out.tocsr()
 
 
 def _scores_of(obj, users=None) -> np.ndarray:
@@ -201,7 +193,7 @@ class ItemKNN:
         self.S = sp.csr_matrix((self.n_items, self.n_items))
 
     def fit(self, users, items) -> ItemKNN:
-        self.R = _indicator(users, items, self.n_users, self.n_items)
+        self.R = interaction_matrix(users, items, self.n_users, self.n_items, duplicates="collapse")
         self.S = item_cosine_similarity(self.R, self.k)
         return self
 
@@ -313,8 +305,8 @@ class ComparisonEvaluator:
         k_beyond: int | None = None,
     ):
         self.n_users, self.n_items = int(n_users), int(n_items)
-        truth_m = _indicator(*truth, self.n_users, self.n_items)
-        excl_m = _union(exclude, self.n_users, self.n_items)
+        truth_m = interaction_matrix(*truth, self.n_users, self.n_items, duplicates="collapse")
+        excl_m = interaction_union(exclude, self.n_users, self.n_items)
         if truth_m.multiply(excl_m).nnz:
             raise ValueError("truth and exclude overlap: a held-out item cannot be masked")
         n_rel = np.diff(truth_m.indptr)
@@ -401,7 +393,7 @@ def sample_negatives(
     if int(n_negatives) != n_negatives or n_negatives < 1:
         raise ValueError(f"n_negatives must be a positive integer, got {n_negatives!r}")
     n_negatives = int(n_negatives)
-    K = _union(known, n_users, n_items)
+    K = interaction_union(known, n_users, n_items)
     rng = np.random.default_rng(seed)
     out = np.empty((n_users, n_negatives), dtype=np.int64)
     all_items = np.arange(n_items)

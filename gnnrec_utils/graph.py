@@ -13,6 +13,8 @@ Taught in ``notebooks/02_gcn_propagation.ipynb``.
 
 from __future__ import annotations
 
+from gnnrec_utils._validate import index_array
+
 import os
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "interaction_matrix",
+    "interaction_union",
     "bipartite_adjacency",
     "degrees",
     "normalized_adjacency",
@@ -39,20 +42,10 @@ NORMALIZATIONS = ("symmetric", "row", "none")
 LOOP_MODES = ("add", "set")
 
 
-def _as_index_array(x, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        as_int = arr.astype(np.int64)
-        if not np.array_equal(as_int, arr):
-            raise ValueError(f"{name} must hold integer ids, got dtype {arr.dtype}")
-        arr = as_int
-    return arr.astype(np.int64, copy=False)
-
-
-def interaction_matrix(users, items, n_users: int, n_items: int, values=None) -> sp.csr_matrix:
-    r"""The user-item interaction matrix :math:`R`.
+def interaction_matrix(
+    users, items, n_users: int, n_items: int, values=None, duplicates: str = "raise"
+) -> sp.csr_matrix:
+    r"""The user-item interaction matrix :math:`R` — the one builder of the package.
 
     .. math::
         R_{ui} = \begin{cases} v_{ui} & \text{if } (u, i) \text{ is observed} \\
@@ -70,34 +63,39 @@ def interaction_matrix(users, items, n_users: int, n_items: int, values=None) ->
     **Arguments**
 
     - ``n_users``, ``n_items``: number of users and items (ids must lie below them);
-    - ``values``: the entries; None puts 1.0 for every observed pair (implicit feedback).
+    - ``values``: the entries; None puts 1.0 for every observed pair (implicit feedback);
+    - ``duplicates``: ``"raise"`` (default): a repeated ``(user, item)`` pair raises
+      ``ValueError`` rather than being summed silently (scipy's default); ``"collapse"``: the
+      binary indicator :math:`R \in \{0, 1\}^{n_u \times n_i}`, a repeated pair is one 1.0
+      (``values`` must then be None). ``.astype(bool)`` gives the boolean masks of
+      :class:`gnnrec_utils.metrics.RankingEvaluator`.
 
-    Duplicate ``(user, item)`` pairs raise ``ValueError`` rather than being summed silently
-    (scipy's default), as do out-of-range or negative ids and mismatched lengths.
+    Out-of-range or negative ids and mismatched lengths raise ``ValueError``.
 
     Taught in ``notebooks/02_gcn_propagation.ipynb``.
     """
-    u = _as_index_array(users, "users")
-    i = _as_index_array(items, "items")
+    if duplicates not in ("raise", "collapse"):
+        raise ValueError(f'duplicates must be "raise" or "collapse", got {duplicates!r}')
+    n_users, n_items = int(n_users), int(n_items)
+    if n_users < 0 or n_items < 0:
+        raise ValueError(f"n_users and n_items must be >= 0, got {n_users}, {n_items}")
+    u = index_array(users, n_users, "users")
+    i = index_array(items, n_items, "items")
     if u.shape != i.shape:
         raise ValueError(f"users and items differ in length: {u.size} != {i.size}")
+    if duplicates == "collapse":
+        if values is not None:
+            raise ValueError('duplicates="collapse" builds a 0/1 indicator; pass values=None')
+        R = sp.csr_matrix((np.ones(u.size), (u, i)), shape=(n_users, n_items), dtype=np.float64)
+        R.sum_duplicates()  # sorts the indices too
+        R.data[:] = 1.0
+        return R
     if values is None:
         v = np.ones(u.size, dtype=np.float64)
     else:
         v = np.asarray(values, dtype=np.float64)
         if v.shape != u.shape:
             raise ValueError(f"values has shape {v.shape}, expected {u.shape}")
-    n_users, n_items = int(n_users), int(n_items)
-    if n_users < 0 or n_items < 0:
-        raise ValueError(f"n_users and n_items must be >= 0, got {n_users}, {n_items}")
-    for name, ids, n in (("user", u, n_users), ("item", i, n_items)):
-        bad = (ids < 0) | (ids >= n)
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"{int(bad.sum())} {name} id(s) out of range [0, {n}); first at position "
-                f"{k}: {int(ids[k])}. Ids must be 0-based (MovieLens files are 1-based)."
-            )
     if u.size:
         key = u * max(n_items, 1) + i
         order = np.argsort(key, kind="stable")
@@ -112,6 +110,32 @@ def interaction_matrix(users, items, n_users: int, n_items: int, values=None) ->
     R = sp.csr_matrix((v, (u, i)), shape=(n_users, n_items), dtype=np.float64)
     R.sort_indices()
     return R
+
+
+def interaction_union(pairs, n_users: int, n_items: int) -> sp.csr_matrix:
+    r"""The binary indicator of the union of several interaction sets.
+
+    .. math:: K_{ui} = \mathbb 1\big[(u, i) \in P_1 \cup \dots \cup P_m\big]
+
+    **Input**: ``pairs``, a sequence of ``(users, items)`` index arrays (e.g. the training and
+    validation interactions that full ranking masks out).
+
+    **Output**: ``scipy.sparse.csr_matrix`` ``(n_users, n_items)``, float64 0/1 — all zeros
+    for an empty sequence. :func:`interaction_matrix` with ``duplicates="collapse"`` on the
+    concatenated pairs.
+
+    Taught in ``notebooks/06_evaluation.ipynb`` (the masks of full and sampled ranking).
+    """
+    users = [np.asarray(u) for u, _ in pairs]
+    items = [np.asarray(i) for _, i in pairs]
+    if not users:
+        return sp.csr_matrix((int(n_users), int(n_items)), dtype=np.float64)
+    for k, (u, i) in enumerate(zip(users, items, strict=True)):
+        if u.shape != i.shape:
+            raise ValueError(f"pair {k}: users and items differ in length: {u.size} != {i.size}")
+    return interaction_matrix(
+        np.concatenate(users), np.concatenate(items), n_users, n_items, duplicates="collapse"
+    )
 
 
 def bipartite_adjacency(R) -> sp.csr_matrix:

@@ -50,6 +50,8 @@ first recommenders and needs to evaluate them).
 
 from __future__ import annotations
 
+from gnnrec_utils.graph import interaction_matrix, interaction_union
+
 import inspect
 import operator
 from collections.abc import Iterable, Sequence
@@ -79,7 +81,6 @@ __all__ = [
     "EVAL_BATCH_BYTES",
     "RankingEvaluator",
     "full_ranking_metrics",
-    "indicator_matrix",
     "rating_errors",
 ]
 
@@ -839,16 +840,6 @@ def personalisation(rec, n_items: int, similarity: str = "cosine") -> float:
 EVAL_BATCH_BYTES = 256 * 2**20
 
 
-def indicator_matrix(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
-    """Boolean CSR ``(n_users, n_items)`` with True at every ``(users[k], items[k])``."""
-    u = np.asarray(users, dtype=np.int64)
-    i = np.asarray(items, dtype=np.int64)
-    M = sp.csr_matrix((np.ones(u.size, dtype=bool), (u, i)), shape=(n_users, n_items))
-    M.sum_duplicates()
-    M.data[:] = True
-    return M
-
-
 class RankingEvaluator:
     r"""Full-ranking metrics of a score matrix (or a model) against one held-out set.
 
@@ -895,11 +886,10 @@ class RankingEvaluator:
         max_batch_bytes: int | None = None,
     ):
         self.n_users, self.n_items = int(n_users), int(n_items)
-        self.truth = indicator_matrix(*truth, self.n_users, self.n_items)
-        ex = sp.csr_matrix((self.n_users, self.n_items), dtype=bool)
-        for pair in exclude:
-            ex = ex + indicator_matrix(*pair, self.n_users, self.n_items)
-        self.exclude = ex.astype(bool).tocsr()
+        self.truth = interaction_matrix(
+            *truth, self.n_users, self.n_items, duplicates="collapse"
+        ).astype(bool)
+        self.exclude = interaction_union(exclude, self.n_users, self.n_items).astype(bool)
         overlap = self.truth.multiply(self.exclude)
         if overlap.nnz:
             raise ValueError(f"{overlap.nnz} held-out pair(s) are also in an excluded set")

@@ -102,9 +102,9 @@ def test_interaction_matrix_implicit_ones_and_empty():
     "users, items, match",
     [
         ([0, 1, 0], [2, 2, 2], "duplicate"),
-        ([0, 3], [0, 0], "user id"),
-        ([0, -1], [0, 0], "user id"),
-        ([0, 1], [0, 4], "item id"),
+        ([0, 3], [0, 0], "users must lie in"),
+        ([0, -1], [0, 0], "users must lie in"),
+        ([0, 1], [0, 4], "items must lie in"),
         ([0, 1], [0], "differ in length"),
         ([0.5, 1], [0, 1], "integer"),
     ],
@@ -117,6 +117,30 @@ def test_interaction_matrix_errors(users, items, match):
 def test_interaction_matrix_values_length_checked():
     with pytest.raises(ValueError, match="values"):
         G.interaction_matrix([0, 1], [0, 1], 2, 2, values=[1.0])
+
+
+def test_interaction_matrix_collapse_is_the_binary_indicator():
+    R = G.interaction_matrix([0, 1, 0, 2], [2, 0, 2, 1], 3, 4, duplicates="collapse")
+    want = np.zeros((3, 4))
+    want[[0, 1, 2], [2, 0, 1]] = 1.0
+    assert R.dtype == np.float64 and R.has_sorted_indices and R.nnz == 3
+    np.testing.assert_array_equal(R.toarray(), want)
+    with pytest.raises(ValueError, match="values=None"):
+        G.interaction_matrix([0], [0], 1, 1, values=[2.0], duplicates="collapse")
+    with pytest.raises(ValueError, match="duplicates must be"):
+        G.interaction_matrix([0], [0], 1, 1, duplicates="sum")
+
+
+def test_interaction_union_of_pairs():
+    a = (np.array([0, 1]), np.array([0, 1]))
+    b = (np.array([1, 2]), np.array([1, 3]))
+    U = G.interaction_union([a, b], 3, 4)
+    want = np.zeros((3, 4))
+    want[[0, 1, 2], [0, 1, 3]] = 1.0
+    np.testing.assert_array_equal(U.toarray(), want)
+    assert G.interaction_union([], 3, 4).nnz == 0 and G.interaction_union([], 3, 4).shape == (3, 4)
+    with pytest.raises(ValueError, match="pair 1"):
+        G.interaction_union([a, ([0, 1], [0])], 3, 4)
 
 
 def test_bipartite_adjacency_blocks():
