@@ -1,9 +1,34 @@
-r"""The recipe registry: every model the course trains, with its settings, how to build it and
-how to train it — one place that notebooks 03, 05 and 06, the command line and the benchmarks
-all read.
+r"""The recipe registry: every model the course fits, with its settings, how to build it and
+how to train it — the one place notebooks 03, 05 and 06, the command line and the benchmarks
+read, so no notebook copies a setting.
+
+========  =================  ==============================================  ============
+key       model              trained by                                      chosen in
+========  =================  ==============================================  ============
+pop       most popular       counting                                        03
+item-knn  item-kNN (cosine)  counting; ``k`` on validation                   03, 06
+ease      EASE               closed form; :math:`\lambda` on validation      03 §5.1
+gf-cf     GF-CF              closed form + sparse SVD                        03 §5.2
+mf        biased MF          squared error, :func:`training.fit_explicit`    03 §2
+bpr       BPR-MF             BPR, :func:`training.fit_bpr`                   03 §3
+lightgcn  LightGCN           BPR, :func:`training.fit_bpr`                   03 §4
+gcnmf     GCN + MF           BPR, :func:`training.fit_bpr`                   03 §4
+gan       GAN generator      :func:`gan.fit_gan`, from ``bpr`` + ``lightgcn``  05 §5.1
+========  =================  ==============================================  ============
+
+:data:`MODEL_DEFAULTS` holds the settings (``"model"``: constructor arguments; ``"fit"``: the
+training function's), :func:`build_model` builds a model with them and :func:`train_model`
+trains it with early stopping on the validation split. Give :func:`train_model` a
+:class:`gnnrec_utils.store.ModelStore` and a model trained before for the same recipe,
+settings, split and seed is loaded instead of trained again ("train once").
+
+Randomness: the initialisers, the negative sampler and the GAN's draws are seeded with
+``seed``; :func:`train_model` does not touch the global generators. GCN + MF's dropout layers
+draw from TensorFlow's global generator, so the caller seeds it first (the notebooks call
+``seed_everything(seed)``, the command line does too).
 
 Taught in ``notebooks/03_mf_recommendation.ipynb`` (the settings are tuned there on the
-validation split; ``docs/recommenders.md``) and reused by 05 and 06.
+validation split; ``docs/recommenders.md``); 05 chooses the GAN's; 06 reads them all.
 """
 
 from __future__ import annotations
@@ -11,20 +36,27 @@ from __future__ import annotations
 import gnnrec_utils  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from gnnrec_utils.metrics import RankingEvaluator
 
+from collections.abc import Callable
+
+import numpy as np
+
 __all__ = [
     "MODEL_DEFAULTS",
     "MODEL_NAMES",
+    "LABELS",
     "CLOSED_FORM_MODELS",
+    "CLI_MODELS",
     "TRAINED_MODELS",
+    "settings_of",
     "build_model",
     "train_model",
 ]
 
-# --------------------------------------------------------------------------------------------
-
 #: Hyperparameters tuned on the validation split of notebook 01's random split (notebook 03
-#: uses the same values; ``docs/recommenders.md`` shows the tuning). ``model`` entries go to
-#: the model's constructor, ``fit`` entries to :func:`gnnrec_utils.training.fit_bpr`.
+#: tunes and uses the same values; ``docs/recommenders.md`` shows the tuning; the GAN's come
+#: from notebook 05 §5.1). ``model`` entries go to the model's constructor, ``fit`` entries to
+#: the training function (:func:`~gnnrec_utils.training.fit_bpr`,
+#: :func:`~gnnrec_utils.training.fit_explicit`, :func:`~gnnrec_utils.gan.fit_gan`).
 MODEL_DEFAULTS: dict[str, dict] = {
     "bpr": {
         "model": {"dim": 64, "init_std": 0.1},
@@ -65,45 +97,145 @@ MODEL_DEFAULTS: dict[str, dict] = {
             "patience": 8,
         },
     },
-    # Closed-form baselines (gnnrec_utils.closed_form): fitted in one step, no "fit" entry.
+    # Explicit biased MF on ratings (early stopping on validation RMSE).
+    "mf": {
+        "model": {"dim": 64},
+        "fit": {"epochs": 100, "batch_size": 1024, "lr": 3e-3, "reg": 0.1, "patience": 5},
+    },
+    # The graph GAN (notebook 05): G starts from the trained LightGCN, D from BPR-MF.
+    "gan": {
+        "model": {"temperature": 2.0, "exclude_train": False},
+        "fit": {
+            "epochs": 15,
+            "n_samples": 16,
+            "g_lr": 5e-4,
+            "d_lr": 1e-2,
+            "d_reg": 1e-3,
+            "baseline": "loo",
+        },
+        "players": {"generator": "lightgcn", "discriminator": "bpr"},
+    },
+    # Fitted in one step, no "fit" entry (gnnrec_utils.closed_form, experiments.ItemKNN).
     "ease": {"model": {"reg": 500.0}},
     "gf-cf": {"model": {"alpha": 0.3, "k": 64}},
+    "item-knn": {"model": {"k": 50}},
+    "pop": {"model": {}},
 }
 
+#: Display names (tables, progress bars, store messages).
+LABELS = {
+    "pop": "Popularity",
+    "item-knn": "Item-kNN",
+    "ease": "EASE",
+    "gf-cf": "GF-CF",
+    "mf": "MF (explicit)",
+    "bpr": "BPR-MF",
+    "lightgcn": "LightGCN",
+    "gcnmf": "GCN+MF",
+    "gan": "GAN generator",
+}
 #: Models fitted in closed form or by counting: no epochs, no early stopping, no TensorFlow.
-CLOSED_FORM_MODELS = ("pop", "ease", "gf-cf")
+CLOSED_FORM_MODELS = ("pop", "item-knn", "ease", "gf-cf")
 #: Models trained with BPR by :func:`gnnrec_utils.training.fit_bpr`.
 TRAINED_MODELS = ("bpr", "lightgcn", "gcnmf")
-MODEL_NAMES = CLOSED_FORM_MODELS + TRAINED_MODELS
+#: The models the command line offers (implicit feedback in, rankings out).
+CLI_MODELS = CLOSED_FORM_MODELS + TRAINED_MODELS
+#: Every recipe: also explicit MF (needs ratings) and the GAN (built from two trained models).
+MODEL_NAMES = CLI_MODELS + ("mf", "gan")
 
 
-def build_model(name: str, train: tuple, n_users: int, n_items: int, seed: int, **overrides):
-    """The model ``name`` (one of :data:`MODEL_NAMES`) with :data:`MODEL_DEFAULTS`.
-
-    ``"pop"``, ``"ease"`` and ``"gf-cf"`` come back fitted on ``train`` (``seed`` is GF-CF's
-    SVD start vector); the others come back untrained, their initialisers seeded by ``seed``.
-    """
-    if name not in MODEL_NAMES:
+def _check(name: str) -> None:
+    if name not in MODEL_DEFAULTS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def settings_of(
+    name: str,
+    epochs: int | None = None,
+    model_kwargs: dict | None = None,
+    fit_kwargs: dict | None = None,
+) -> dict:
+    """The full settings of recipe ``name`` with overrides: ``{"model": …, "fit": …}``.
+
+    ``epochs`` caps the training epochs (``fit["epochs"]``). The GAN's settings include its
+    players' (``"players"``), so a store entry changes when theirs do.
+    """
+    _check(name)
+    entry = MODEL_DEFAULTS[name]
+    out = {"model": {**entry["model"], **(model_kwargs or {})}}
+    if "fit" in entry:
+        out["fit"] = {**entry["fit"], **(fit_kwargs or {})}
+        if epochs is not None:
+            out["fit"]["epochs"] = int(epochs)
+    elif fit_kwargs:
+        raise ValueError(f"{name!r} is fitted in closed form: it takes no fit settings")
+    return out
+
+
+def build_model(
+    name: str, train: tuple, n_users: int, n_items: int, seed: int, ratings=None, **overrides
+):
+    """The model ``name`` (one of :data:`MODEL_NAMES` but ``"gan"``) with :data:`MODEL_DEFAULTS`.
+
+    The closed-form models come back fitted on ``train`` (``seed`` is GF-CF's SVD start
+    vector); the trained ones come back untrained with every weight created (so
+    ``set_weights`` works), their initialisers seeded by ``seed``. ``"mf"`` needs the training
+    ``ratings`` (their mean is :math:`\\mu`).
+    """
+    _check(name)
+    if name == "gan":
+        raise ValueError("the GAN is built from two trained models: use train_model('gan', …)")
+    kwargs = {**MODEL_DEFAULTS[name]["model"], **overrides}
     if name == "pop":
         from gnnrec_utils.models import PopularityModel
 
         return PopularityModel(n_users, n_items).fit(*train)
+    if name == "item-knn":
+        from gnnrec_utils.experiments import ItemKNN
+
+        return ItemKNN(n_users, n_items, **kwargs).fit(*train)
     if name in ("ease", "gf-cf"):
         from gnnrec_utils import closed_form
 
-        kwargs = {**MODEL_DEFAULTS[name]["model"], **overrides}
         if name == "ease":
             return closed_form.EASE(n_users, n_items, **kwargs).fit(*train)
         return closed_form.GFCF(n_users, n_items, **{**kwargs, "seed": seed}).fit(*train)
     from gnnrec_utils import models
 
-    kwargs = {**MODEL_DEFAULTS[name]["model"], **overrides, "seed": seed}
+    import tensorflow as tf
+
+    kwargs["seed"] = seed
+    if name == "mf":
+        if ratings is None:
+            raise ValueError("model 'mf' (explicit MF) needs the training ratings: ratings=…")
+        model = models.BiasedMF(n_users, n_items, global_mean=float(np.mean(ratings)), **kwargs)
+        model.predict_ratings(np.zeros(1, np.int64), np.zeros(1, np.int64))
+        return model
     if name == "bpr":
-        return models.BPRMF(n_users, n_items, **kwargs)
-    if name == "lightgcn":
-        return models.lightgcn_from_interactions(*train, n_users, n_items, **kwargs)
-    return models.gcnmf_from_interactions(*train, n_users, n_items, **kwargs)
+        model = models.BPRMF(n_users, n_items, **kwargs)
+    elif name == "lightgcn":
+        model = models.lightgcn_from_interactions(*train, n_users, n_items, **kwargs)
+    else:
+        model = models.gcnmf_from_interactions(*train, n_users, n_items, **kwargs)
+    one = tf.zeros([1], dtype=tf.int32)
+    model.bpr_terms(one, one, one, training=False)  # create every weight now
+    return model
+
+
+class _GANPair:
+    """The generator and discriminator as one object with ``get_weights``/``set_weights``
+    (the generator's LightGCN weights, then the discriminator's), for the store."""
+
+    def __init__(self, generator, discriminator):
+        self.generator, self.discriminator = generator, discriminator
+
+    def get_weights(self):
+        return self.generator.model.get_weights() + self.discriminator.get_weights()
+
+    def set_weights(self, weights):
+        n = len(self.generator.model.get_weights())
+        self.generator.model.set_weights(weights[:n])
+        self.discriminator.set_weights(weights[n:])
 
 
 def train_model(
@@ -118,34 +250,173 @@ def train_model(
     model_kwargs: dict | None = None,
     fit_kwargs: dict | None = None,
     test_evaluator=None,
+    ratings: tuple | None = None,
+    store=None,
+    players: dict | None = None,
+    say: Callable[[str], None] | None = print,
 ):
-    """Build model ``name`` with :data:`MODEL_DEFAULTS`, train it with early stopping on
-    ``valid`` and return ``(model, history)`` (``history`` is None for the closed-form
-    models ``"pop"``, ``"ease"`` and ``"gf-cf"``, which ignore ``epochs`` and ``valid``).
+    """Build model ``name`` with :data:`MODEL_DEFAULTS` (plus overrides), train it with early
+    stopping on ``valid`` and return ``(model, history)``.
 
-    Seeds the model's initialisers and the sampler with ``seed`` (and TensorFlow's global
-    seed, for ops without their own), so the same call gives the same model.
+    - closed-form models (``pop``, ``item-knn``, ``ease``, ``gf-cf``) ignore ``epochs`` and
+      ``valid``; their history is None;
+    - ``mf`` needs ``ratings = (train_ratings, valid_ratings)`` and early-stops on validation
+      RMSE;
+    - ``gan`` trains (or loads) its players first — ``players`` overrides their settings,
+      e.g. ``{"epochs": 10}`` — then plays the game; the returned model is the
+      :class:`~gnnrec_utils.gan.PolicyGenerator`, with its trained discriminator as
+      ``model.discriminator``.
+
+    ``store`` (a :class:`~gnnrec_utils.store.ModelStore`): load the model if it was trained
+    before for the same recipe, settings, split and seed; otherwise train and save it, and say
+    which in one line (``say``). ``test_evaluator`` (a test curve in the history) bypasses the
+    store. Closed-form models are never stored (they are fitted in seconds).
     """
-    from gnnrec_utils.seeding import seed_everything
-
-    seed_everything(seed, tensorflow=name in TRAINED_MODELS)
-    model = build_model(name, train, n_users, n_items, seed, **(model_kwargs or {}))
+    settings = settings_of(name, epochs, model_kwargs, fit_kwargs)
     if name in CLOSED_FORM_MODELS:
-        return model, None
-    from gnnrec_utils.training import fit_bpr
+        return build_model(name, train, n_users, n_items, seed, **settings["model"]), None
+    from gnnrec_utils.store import split_fingerprint
 
-    fit = {**MODEL_DEFAULTS[name]["fit"], **(fit_kwargs or {})}
-    if epochs is not None:
-        fit["epochs"] = int(epochs)
+    if name == "mf":
+        if ratings is None:
+            raise ValueError("model 'mf' needs ratings=(train_ratings, valid_ratings)")
+        split = split_fingerprint(train, valid, n_users, n_items, ratings=ratings)
+    else:
+        split = split_fingerprint(train, valid, n_users, n_items)
     evaluator = RankingEvaluator(valid, n_users, n_items, exclude=[train])
-    history = fit_bpr(
-        model,
-        *train,
-        evaluator=evaluator,
-        test_evaluator=test_evaluator,
-        seed=seed,
-        progress=progress,
-        desc=name,
-        **fit,
+    label = LABELS[name]
+
+    if name == "gan":
+        return _train_gan(
+            settings,
+            train,
+            valid,
+            n_users,
+            n_items,
+            seed,
+            progress,
+            store,
+            players or {},
+            say,
+            evaluator,
+            split,
+        )
+
+    def build():
+        return build_model(
+            name,
+            train,
+            n_users,
+            n_items,
+            seed,
+            ratings=None if ratings is None else ratings[0],
+            **settings["model"],
+        )
+
+    def fit(model):
+        if name == "mf":
+            from gnnrec_utils.training import fit_explicit
+
+            return fit_explicit(
+                model,
+                *train,
+                ratings[0],
+                valid=(*valid, ratings[1]),
+                seed=seed,
+                progress=progress,
+                desc=label,
+                **settings["fit"],
+            )
+        from gnnrec_utils.training import fit_bpr
+
+        return fit_bpr(
+            model,
+            *train,
+            evaluator=evaluator,
+            test_evaluator=test_evaluator,
+            seed=seed,
+            progress=progress,
+            desc=label,
+            **settings["fit"],
+        )
+
+    if store is None or test_evaluator is not None:
+        model = build()
+        return model, fit(model)
+    model, history, _ = store.fit_or_load(
+        name, settings, split, seed, build, fit, label=label, say=say
     )
     return model, history
+
+
+def _train_gan(
+    settings, train, valid, n_users, n_items, seed, progress, store, players, say, evaluator, split
+):
+    """The GAN recipe: its two players from the registry (stored), then :func:`gan.fit_gan`."""
+    from gnnrec_utils import gan
+
+    roles = MODEL_DEFAULTS["gan"]["players"]
+    trained, player_settings = {}, {}
+    for role, key in roles.items():
+        trained[role], _ = train_model(
+            key,
+            train,
+            valid,
+            n_users,
+            n_items,
+            seed=seed,
+            progress=progress,
+            store=store,
+            say=say,
+            **_player_overrides(players),
+        )
+        player_settings[role] = {key: settings_of(key, **_player_overrides(players))}
+    full = {**settings, "players": player_settings}
+    g_key = roles["generator"]
+
+    def build():
+        generator = gan.PolicyGenerator(
+            build_model(
+                g_key,
+                train,
+                n_users,
+                n_items,
+                seed,
+                **settings_of(g_key, **_player_overrides(players))["model"],
+            ),
+            temperature=settings["model"]["temperature"],
+            exclude=train if settings["model"]["exclude_train"] else None,
+        )
+        generator.model.set_weights(trained["generator"].get_weights())
+        return _GANPair(generator, gan.Discriminator.from_model(trained["discriminator"]))
+
+    def fit(pair):
+        return gan.fit_gan(
+            pair.generator,
+            pair.discriminator,
+            *train,
+            evaluator=evaluator,
+            seed=seed,
+            progress=progress,
+            desc=LABELS["gan"],
+            **settings["fit"],
+        )
+
+    if store is None:
+        pair = build()
+        history = fit(pair)
+    else:
+        pair, history, _ = store.fit_or_load(
+            "gan", full, split, seed, build, fit, label=LABELS["gan"], say=say
+        )
+    pair.generator.discriminator = pair.discriminator
+    return pair.generator, history
+
+
+def _player_overrides(players: dict) -> dict:
+    """``players`` as keyword arguments of :func:`train_model`/:func:`settings_of`."""
+    allowed = {"epochs", "model_kwargs", "fit_kwargs"}
+    unknown = set(players) - allowed
+    if unknown:
+        raise ValueError(f"players takes {sorted(allowed)}, got {sorted(unknown)}")
+    return dict(players)
