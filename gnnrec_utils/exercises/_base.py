@@ -1,8 +1,6 @@
-"""Shared pieces of the exercise checks: the feedback exception and plain reference code."""
+"""Shared pieces of the exercise checks: the feedback exception and the two messages."""
 
 from __future__ import annotations
-
-import numpy as np
 
 
 class ExerciseFeedback(AssertionError):
@@ -16,11 +14,3 @@ def _fail(exercise: str, problem: str, hint: str) -> None:
 def _ok(exercise: str, message: str) -> bool:
     print(f"✓ Exercise {exercise}: {message}")
     return True
-
-
-def _plain_gini(counts: np.ndarray) -> float:
-    """Mean absolute difference over all pairs divided by twice the mean (the definition)."""
-    x = np.asarray(counts, dtype=np.float64)
-    if x.sum() == 0:
-        return 0.0
-    return float(np.abs(x[:, None] - x[None, :]).mean() / (2 * x.mean()))

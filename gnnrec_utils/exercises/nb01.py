@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gnnrec_utils.constants import ITEM_COL, TIMESTAMP_COL, USER_COL
-from gnnrec_utils.exercises._base import _fail, _ok, _plain_gini
+from gnnrec_utils.exercises._base import _fail, _ok
+from gnnrec_utils.metrics import gini as _gini
 
 from collections.abc import Callable
 
@@ -24,7 +25,7 @@ def check_threshold_cost(
     n_items = ratings[ITEM_COL].nunique()
     want_density = len(kept) / (n_users * n_items)
     counts = kept[ITEM_COL].value_counts().reindex(ratings[ITEM_COL].unique(), fill_value=0)
-    want_gini = _plain_gini(counts.to_numpy())
+    want_gini = _gini(counts.to_numpy())
     if not np.isfinite(density) or not np.isfinite(gini):
         _fail("1.1", "density and gini must be finite numbers", "compute both as floats")
     if not np.isclose(density, want_density, rtol=1e-9):
@@ -39,7 +40,8 @@ def check_threshold_cost(
             _fail("1.1", "that is the density of all ratings", f"keep rating >= {threshold}")
         _fail("1.1", f"density {density:.5f} is off", "density = |R| / (|U| |I|)")
     if not np.isclose(gini, want_gini, rtol=1e-9, atol=1e-12):
-        nonzero = _plain_gini(counts.to_numpy()[counts.to_numpy() > 0])
+        with_positive = counts.to_numpy()[counts.to_numpy() > 0]
+        nonzero = _gini(with_positive) if with_positive.size else 0.0
         if np.isclose(gini, nonzero, rtol=1e-9):
             _fail(
                 "1.1",
@@ -47,7 +49,7 @@ def check_threshold_cost(
                 "reindex the popularity on every item id with fill_value=0",
             )
         _fail("1.1", f"gini {gini:.4f} is off", "pp.gini(popularity) with all items included")
-    before = _plain_gini(ratings[ITEM_COL].value_counts().to_numpy())
+    before = _gini(ratings[ITEM_COL].value_counts().to_numpy())
     trend = "more" if want_gini > before else "less"
     return _ok(
         "1.1",

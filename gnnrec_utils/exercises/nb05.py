@@ -7,6 +7,7 @@ The checks do not import TensorFlow: tensors and ``tf.Variable`` inputs are read
 from __future__ import annotations
 
 from gnnrec_utils.exercises._base import _fail, _ok
+from gnnrec_utils.metrics import gini as _gini
 
 import numpy as np
 import pandas as pd
@@ -32,15 +33,6 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def _close(x: float, y: float, rtol: float = 1e-4, atol: float = 1e-7) -> bool:
     return bool(abs(x - y) <= rtol * abs(y) + atol)
-
-
-def _gini(counts) -> float:
-    """Gini of a non-negative vector: sorted form of sum |x_i - x_j| / (2 n sum x)."""
-    x = np.sort(np.asarray(counts, dtype=np.float64))
-    n = x.size
-    if n == 0 or x.sum() == 0:
-        return 0.0
-    return float(((2 * np.arange(1, n + 1) - n - 1) * x).sum() / (n * x.sum()))
 
 
 def _softmax_rows(scores: np.ndarray, tau: float) -> np.ndarray:
