@@ -24,11 +24,11 @@ Defined in notebook ``01_preprocessing`` (section 7).
 from __future__ import annotations
 
 from gnnrec_utils import __version__
+from gnnrec_utils.notebook import json_plain
 from gnnrec_utils.paths import repo_root
 
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
@@ -83,31 +83,14 @@ def display_path(path: str | os.PathLike) -> str:
         return f"<outside repo>/{Path(path).name}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``hashlib.file_digest``, read in blocks).
 
-
-def _jsonable(value: Any) -> Any:
-    """Parameters as JSON values: tuples -> lists, NumPy scalars -> Python, no NaN/inf."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, Path):
-        raise TypeError("paths are machine-specific; do not record them in the manifest")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"parameters must be finite numbers, got {value!r}")
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"parameter value {value!r} ({type(value).__name__}) is not JSON-friendly")
+    The one file hash of the package: the artefact manifest here (SHA-256) and the verified
+    downloads of :mod:`gnnrec_utils.data` (the algorithm its source pins) use it.
+    """
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
 def _check_names(arrays: Mapping[str, Any], tables: Mapping[str, Any]) -> None:
@@ -210,7 +193,7 @@ def save_artefacts(
                 "kind": "array",
                 "dtype": arr.dtype.str if arr.dtype.kind in "SU" else arr.dtype.name,
                 "shape": list(arr.shape),
-                "sha256": _sha256(tmp / filename),
+                "sha256": file_digest(tmp / filename),
             }
         for name, frame in tables.items():
             filename = f"{name}.tsv"
@@ -219,12 +202,12 @@ def save_artefacts(
                 "kind": "table",
                 "columns": columns,
                 "rows": len(frame),
-                "sha256": _sha256(tmp / filename),
+                "sha256": file_digest(tmp / filename),
             }
         manifest = {
             "format_version": FORMAT_VERSION,
             "package_version": __version__,
-            "params": _jsonable(dict(params)),
+            "params": json_plain(dict(params), paths="refuse"),
             "files": files,
         }
         text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -285,7 +268,7 @@ def verify_artefacts(out_dir: str | os.PathLike) -> dict[str, Any]:
             raise ArtefactError(
                 f"Processed artefact '{display_path(path)}' is missing. {REBUILD_HINT}"
             )
-        actual = _sha256(path)
+        actual = file_digest(path)
         if actual != entry["sha256"]:
             raise ArtefactError(
                 f"Processed artefact '{display_path(path)}' has changed since it was saved (sha256 "
@@ -321,10 +304,11 @@ def load_artefacts(
                 f"Parameter {key!r} is not recorded in '{display_path(out / MANIFEST)}'. "
                 f"{REBUILD_HINT}"
             )
-        if _jsonable(wanted) != params[key]:
+        wanted = json_plain(wanted, paths="refuse")
+        if wanted != params[key]:
             raise ArtefactError(
                 f"Parameter {key!r} is {params[key]!r} in '{display_path(out / MANIFEST)}', "
-                f"expected {_jsonable(wanted)!r}. {REBUILD_HINT}"
+                f"expected {wanted!r}. {REBUILD_HINT}"
             )
     arrays: dict[str, np.ndarray] = {}
     tables: dict[str, pd.DataFrame] = {}

@@ -45,6 +45,7 @@ Taught in ``notebooks/01_preprocessing.ipynb``.
 
 from __future__ import annotations
 
+from gnnrec_utils.artefacts import file_digest
 from gnnrec_utils.constants import GENRES, ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from gnnrec_utils.paths import data_dir as _resolve_data_dir
 
@@ -638,14 +639,6 @@ class MovieLens100K:
         )
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    hasher = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
-
-
 def _temp_path(final: Path) -> Path:
     """A new empty temporary file next to ``final`` (same folder, so os.replace is atomic)."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -897,7 +890,7 @@ def _fetch_verified(source: Source, final: Path, expected_hash: str):
     temp = _temp_path(final)
     try:
         source.fetch(temp)
-        actual = _digest(temp, source.algorithm)
+        actual = file_digest(temp, source.algorithm)
         if actual != source.checksum:
             raise _SourceFailed(
                 f"downloaded {final.name} has {source.algorithm} {actual}, "
@@ -950,7 +943,7 @@ def _ensure(
         elif not archive.is_file():
             _warn(f"{archive} is not a file; the verified tables in {cache} are used")
         else:
-            actual = _digest(archive, source.algorithm)
+            actual = file_digest(archive, source.algorithm)
             if actual != source.checksum:
                 _warn(
                     f"{archive} has {source.algorithm} {actual}, expected {source.checksum} "
@@ -969,7 +962,7 @@ def _ensure(
         _require_file_or_nothing(archive)
         if not archive.is_file():
             continue
-        actual = _digest(archive, source.algorithm)
+        actual = file_digest(archive, source.algorithm)
         if actual != source.checksum:
             _warn(
                 f"{archive} has {source.algorithm} {actual}, expected {source.checksum} "

@@ -49,21 +49,36 @@ def resolve_quick(quick: bool) -> bool:
     return bool(quick) or os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
-def _plain(value: Any) -> Any:
-    """Convert NumPy scalars/arrays and tuples to JSON-friendly Python values."""
+def json_plain(value: Any, paths: str = "posix") -> Any:
+    """``value`` as plain JSON values: mappings -> dicts with text keys, tuples and arrays ->
+    lists, NumPy scalars -> Python numbers; NaN and infinities raise ``ValueError``, any
+    other type raises ``TypeError`` naming it.
+
+    ``paths``: ``"posix"`` writes a :class:`~pathlib.Path` as ``a/b`` text (headline results);
+    ``"refuse"`` raises ``TypeError`` (an artefact manifest must not record machine paths).
+
+    The one converter of the package: :func:`record_results` (every notebook's last cell) and
+    :func:`gnnrec_utils.artefacts.save_artefacts` (notebook 01's artefacts) use it.
+    """
+    if paths not in ("posix", "refuse"):
+        raise ValueError(f'paths must be "posix" or "refuse", got {paths!r}')
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_plain(v, paths) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [json_plain(v, paths) for v in value]
     if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
+        return json_plain(value.tolist(), paths)
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, Path):
+        if paths == "refuse":
+            raise TypeError("paths are machine-specific; do not record them")
+        return value.as_posix()
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"refusing to record a non-finite number ({value!r})")
-    if isinstance(value, Path):
-        return value.as_posix()
-    return value
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{value!r} ({type(value).__name__}) is not a JSON value; convert it first")
 
 
 def record_results(notebook: str, results: Mapping[str, Any], output_dir: str | Path) -> Path:
@@ -73,7 +88,7 @@ def record_results(notebook: str, results: Mapping[str, Any], output_dir: str | 
     """
     path = Path(output_dir) / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_plain(dict(results)), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(json_plain(dict(results)), indent=2, sort_keys=True) + "\n"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text)
     tmp.replace(path)

@@ -166,3 +166,25 @@ def test_folder_mode_follows_umask(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+
+
+def test_one_json_converter_for_results_and_manifests(tmp_path):
+    from gnnrec_utils.notebook import json_plain
+
+    from pathlib import Path
+
+    value = {1: (np.int64(2), np.float32(0.5)), "a": np.array([[1, 2]]), "p": Path("x/y")}
+    assert json_plain(value) == {"1": [2, 0.5], "a": [[1, 2]], "p": "x/y"}
+    with pytest.raises(TypeError, match="machine-specific"):
+        json_plain(value, paths="refuse")
+    with pytest.raises(ValueError, match="non-finite"):
+        json_plain([np.float64("inf")])
+    with pytest.raises(TypeError, match="set"):
+        json_plain({1, 2})
+
+
+def test_file_digest_is_hashlib_of_the_bytes(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"gnnrec" * 1000)
+    assert artefacts.file_digest(path) == hashlib.sha256(b"gnnrec" * 1000).hexdigest()
+    assert artefacts.file_digest(path, "sha1") == hashlib.sha1(b"gnnrec" * 1000).hexdigest()
