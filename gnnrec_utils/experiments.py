@@ -70,6 +70,8 @@ __all__ = [
     "run_seeds",
     "summarise_runs",
     "format_mean_std",
+    "format_mean_sd",
+    "mean_sd",
     "paired_comparison",
     "activity_groups",
     "popularity_groups",
@@ -621,12 +623,38 @@ def summarise_runs(
     return out
 
 
+def format_mean_sd(mean: float, sd: float, digits: int = 4) -> str:
+    """``"0.3812 ± 0.0041"``: the one spelling of a mean and its standard deviation.
+
+    Used by :func:`mean_sd` and :func:`format_mean_std`; tables elsewhere (benchmarks,
+    notebooks) call it rather than writing their own. Taught in ``notebooks/06_evaluation.ipynb``.
+    """
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def mean_sd(values, digits: int = 4) -> str:
+    r"""Mean ± sample standard deviation of ``values`` over seeds, as :func:`format_mean_sd`.
+
+    .. math:: \bar x \pm s, \qquad s = \sqrt{\tfrac{1}{n-1} \sum_k (x_k - \bar x)^2}
+
+    (``ddof=1``, the spread of seeds; ``s = 0`` for a single value). **Input**: array-like
+    ``(n,)``, ``n >= 1``, NaNs dropped. Taught in ``notebooks/06_evaluation.ipynb``.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        raise ValueError("mean_sd needs at least one (non-NaN) value")
+    sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return format_mean_sd(float(v.mean()), sd, digits)
+
+
 def format_mean_std(summary: pd.DataFrame, metrics: Sequence[str], digits: int = 4) -> pd.DataFrame:
-    """``"mean ± std"`` strings per model and metric, from :func:`summarise_runs`."""
+    """``"mean ± std"`` strings (:func:`format_mean_sd`) per model and metric, from
+    :func:`summarise_runs`."""
     out = pd.DataFrame(index=summary.index)
     for m in metrics:
         mean, std = summary[(m, "mean")], summary[(m, "std")]
-        out[m] = [f"{a:.{digits}f} ± {b:.{digits}f}" for a, b in zip(mean, std, strict=True)]
+        out[m] = [format_mean_sd(a, b, digits) for a, b in zip(mean, std, strict=True)]
     out["runs"] = summary[("n_runs", "")]
     return out
 

@@ -406,3 +406,11 @@ def test_case_study_tables():
     assert len(why) <= 2 and set(why["item_idx"]) <= set(seen)
     assert (np.diff(why["contribution"]) <= 0).all()
     assert ev.why_recommended(object(), 0, 0, items) is None
+
+
+def test_mean_sd_is_the_one_spelling():
+    assert ev.format_mean_sd(0.38124, 0.0041) == "0.3812 ± 0.0041"
+    assert ev.mean_sd([1.0, 2.0, 3.0], digits=2) == "2.00 ± 1.00"  # ddof=1
+    assert ev.mean_sd([0.5, np.nan]) == "0.5000 ± 0.0000"  # one value: sd 0
+    with pytest.raises(ValueError, match="at least one"):
+        ev.mean_sd([np.nan])
