@@ -597,39 +597,11 @@ class LightGCN(_GraphRecommender):
         return (out / (self.n_layers + 1)).astype(np.float32)
 
 
-def _operator_gcn_conv():
-    r"""Spektral's ``GCNConv`` whose :math:`\hat A (XW)` product runs on a given operator.
-
-    Same weights, bias, activation and config as ``spektral.layers.GCNConv``; only the sparse
-    product changes: Spektral multiplies a ``tf.SparseTensor`` with
-    ``tf.sparse.sparse_dense_matmul``, about 15× slower on CPU than the CSR kernel of
-    :class:`~gnnrec_utils.graph.SparsePropagation` for the MovieLens graph (measured in
-    ``docs/recommenders.md``). With ``propagation=None`` it *is* Spektral's layer.
-    """
-    from spektral.layers import GCNConv
-
-    class OperatorGCNConv(GCNConv):
-        def __init__(self, channels, propagation=None, **kwargs):
-            super().__init__(channels, **kwargs)
-            self._propagation = propagation
-
-        def call(self, inputs, mask=None):
-            if self._propagation is None:
-                return super().call(inputs, mask=mask)
-            x, _ = inputs
-            output = tf.matmul(x, self.kernel)
-            output = self._propagation(output)
-            if self.use_bias:
-                output = tf.nn.bias_add(output, self.bias)
-            return self.activation(output)
-
-    return OperatorGCNConv
-
-
 class GCNMF(_GraphRecommender):
     r"""GCN + MF, the article's two-stage design: GCN layers make the vectors, a dot product scores.
 
-    Spektral's ``GCNConv`` layers, with weights and a non-linearity, run on the renormalised
+    Spektral's ``GCNConv`` layers (:class:`gnnrec_utils.layers.PropagatedGCNConv`, the sparse
+    product on the CSR operator), with weights and a non-linearity, run on the renormalised
     bipartite graph :math:`\tilde A = \tilde D^{-1/2}(A + I)\tilde D^{-1/2}`
     (:func:`gnnrec_utils.graph.gcn_operator`):
 
@@ -702,9 +674,10 @@ class GCNMF(_GraphRecommender):
         )
         if kernel_init not in ("glorot", "identity"):
             raise ValueError(f"kernel_init must be 'glorot' or 'identity', got {kernel_init!r}")
-        conv_class = _operator_gcn_conv()
+        from gnnrec_utils.layers import PropagatedGCNConv  # Spektral loads on first use
+
         self.convs = [
-            conv_class(
+            PropagatedGCNConv(
                 self.dim,
                 propagation=self._op,
                 activation=activation,
@@ -747,25 +720,18 @@ class GCNMF(_GraphRecommender):
 # --------------------------------------------------------------------------------------------
 
 
-def _training_adjacency(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
-    u = _ids(users, n_users, "users")
-    i = _ids(items, n_items, "items")
-    R = G.interaction_matrix(u, i, n_users, n_items)
-    return G.bipartite_adjacency(R)
-
-
 def lightgcn_from_interactions(users, items, n_users: int, n_items: int, **kwargs) -> LightGCN:
     r"""A :class:`LightGCN` on the graph of the training interactions ``(users, items)``.
 
     Builds :math:`\hat A = D^{-1/2} A D^{-1/2}` with :func:`graph.lightgcn_operator`;
     ``kwargs`` go to :class:`LightGCN` (``dim``, ``n_layers``, ``init_std``, ``seed`` …).
     """
-    A = _training_adjacency(users, items, n_users, n_items)
+    A = G.bipartite_adjacency(G.interaction_matrix(users, items, n_users, n_items))
     return LightGCN(n_users, n_items, G.lightgcn_operator(A), **kwargs)
 
 
 def gcnmf_from_interactions(users, items, n_users: int, n_items: int, **kwargs) -> GCNMF:
     r"""A :class:`GCNMF` on the renormalised graph :math:`\tilde D^{-1/2}(A+I)\tilde D^{-1/2}`
     of the training interactions; ``kwargs`` go to :class:`GCNMF`."""
-    A = _training_adjacency(users, items, n_users, n_items)
+    A = G.bipartite_adjacency(G.interaction_matrix(users, items, n_users, n_items))
     return GCNMF(n_users, n_items, G.gcn_operator(A), **kwargs)

@@ -153,9 +153,11 @@ def test_gcnmf_fast_operator_equals_spektral_sparse_matmul(data, gcnmf):
         *data, N_USERS, N_ITEMS, dim=DIM, n_layers=2, dropout=0.5, seed=1, kernel="spektral"
     )
     assert slow._op is None and gcnmf._op is not None
+    from gnnrec_utils.layers import PropagatedGCNConv
+
     from spektral.layers import GCNConv
 
-    assert isinstance(gcnmf.convs[0], GCNConv)
+    assert isinstance(gcnmf.convs[0], GCNConv) and type(gcnmf.convs[0]) is PropagatedGCNConv
     slow_scores, fast_scores = slow.score_all_users(), gcnmf.score_all_users()  # builds both
     for a, b in zip(slow.get_weights(), gcnmf.get_weights(), strict=True):
         assert np.array_equal(a, b)  # same seeds, same initial weights

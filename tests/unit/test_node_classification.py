@@ -1,4 +1,4 @@
-"""gnnrec_utils.node_classification on small synthetic graphs (seconds, no real data).
+"""gnnrec_utils.node_classification and node_gnn on small synthetic graphs (seconds, no real data).
 
 The central test plants classes in a bipartite stochastic block model: users of class c
 interact mostly with items of class c, and the node features are pure noise. A GCN must then
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gnnrec_utils import graph
 from gnnrec_utils import node_classification as nc
+from gnnrec_utils import node_gnn as ng
 
 import numpy as np
 import pytest
@@ -65,11 +66,11 @@ def sbm_split(sbm):
 
 
 def test_gcn_recovers_planted_classes_and_features_alone_cannot(sbm, sbm_split):
-    gcn = nc.GNNMethod("gcn", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
-    gcn_acc = nc.evaluate(sbm, gcn(sbm, sbm_split, 0), sbm_split.test)["accuracy"]
-    lr_acc = nc.evaluate(sbm, nc.logistic_regression_scores(sbm, sbm_split), sbm_split.test)
-    lp_acc = nc.evaluate(sbm, nc.label_propagation_scores(sbm, sbm_split), sbm_split.test)
-    majority = nc.evaluate(sbm, nc.majority_scores(sbm, sbm_split), sbm_split.test)
+    gcn = ng.GNNMethod("gcn", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
+    gcn_acc = nc.node_metrics(sbm, gcn(sbm, sbm_split, 0), sbm_split.test)["accuracy"]
+    lr_acc = nc.node_metrics(sbm, nc.logistic_regression_scores(sbm, sbm_split), sbm_split.test)
+    lp_acc = nc.node_metrics(sbm, nc.label_propagation_scores(sbm, sbm_split), sbm_split.test)
+    majority = nc.node_metrics(sbm, nc.majority_scores(sbm, sbm_split), sbm_split.test)
     assert gcn_acc >= 0.95, gcn_acc
     assert lr_acc["accuracy"] <= 0.6, lr_acc  # chance is 1/3: noise features carry nothing
     assert lp_acc["accuracy"] >= 0.95, lp_acc  # the graph alone suffices
@@ -80,22 +81,22 @@ def test_gcn_recovers_planted_classes_and_features_alone_cannot(sbm, sbm_split):
 def test_sage_and_featureless_gcn_also_recover_the_classes(sbm, sbm_split):
     X, names = nc.structural_features(sbm.adjacency, sbm.n_users, "identity")
     featureless = sbm.with_features(X, names)
-    gcn = nc.GNNMethod("gcn", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
-    acc = nc.evaluate(featureless, gcn(featureless, sbm_split, 0), sbm_split.test)
+    gcn = ng.GNNMethod("gcn", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
+    acc = nc.node_metrics(featureless, gcn(featureless, sbm_split, 0), sbm_split.test)
     assert acc["accuracy"] >= 0.9, acc
-    sage = nc.GNNMethod("sage", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
-    acc = nc.evaluate(sbm, sage(sbm, sbm_split, 0), sbm_split.test)
+    sage = ng.GNNMethod("sage", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
+    acc = nc.node_metrics(sbm, sage(sbm, sbm_split, 0), sbm_split.test)
     assert acc["accuracy"] >= 0.9, acc
 
 
 def test_mlp_on_noise_features_stays_near_chance(sbm, sbm_split):
-    mlp = nc.GNNMethod("mlp", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
-    acc = nc.evaluate(sbm, mlp(sbm, sbm_split, 0), sbm_split.test)["accuracy"]
+    mlp = ng.GNNMethod("mlp", hidden=16, learning_rate=0.05, max_epochs=100, patience=20)
+    acc = nc.node_metrics(sbm, mlp(sbm, sbm_split, 0), sbm_split.test)["accuracy"]
     assert acc <= 0.6
 
 
 def test_training_is_reproducible_and_restores_the_best_epoch(sbm, sbm_split):
-    gcn = nc.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=30, patience=5)
+    gcn = ng.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=30, patience=5)
     first = gcn(sbm, sbm_split, 7)
     gcn(sbm, sbm_split, 8)  # another fit in between must not change the next one
     again = gcn(sbm, sbm_split, 7)
@@ -123,15 +124,15 @@ def test_masked_cross_entropy_matches_numpy_reference():
     mask = np.zeros(10, bool)
     mask[[1, 4, 5, 8]] = True
     ref = -(Y * _np_log_softmax(logits)).sum(axis=1)[mask].mean()
-    got = float(nc.masked_cross_entropy(Y, logits, mask, "multiclass"))
+    got = float(ng.masked_cross_entropy(Y, logits, mask, "multiclass"))
     assert got == pytest.approx(ref, rel=1e-6)
 
     Yml = (rng.random((10, 4)) < 0.3).astype(float)
     p = 1 / (1 + np.exp(-logits))
     ref = -(Yml * np.log(p) + (1 - Yml) * np.log(1 - p)).sum(axis=1)[mask].mean()
-    got = float(nc.masked_cross_entropy(Yml, logits, mask, "multilabel"))
+    got = float(ng.masked_cross_entropy(Yml, logits, mask, "multilabel"))
     assert got == pytest.approx(ref, rel=1e-6)
-    assert float(nc.masked_cross_entropy(Y, logits, np.zeros(10), "multiclass")) == 0.0
+    assert float(ng.masked_cross_entropy(Y, logits, np.zeros(10), "multiclass")) == 0.0
 
 
 def test_masked_cross_entropy_gives_no_gradient_to_unlabelled_nodes():
@@ -142,7 +143,7 @@ def test_masked_cross_entropy_gives_no_gradient_to_unlabelled_nodes():
     Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
     mask = np.array([1, 0, 1, 0, 0, 1], float)
     with tf.GradientTape() as tape:
-        loss = nc.masked_cross_entropy(Y, logits, mask, "multiclass")
+        loss = ng.masked_cross_entropy(Y, logits, mask, "multiclass")
     grad = tape.gradient(loss, logits).numpy()
     assert np.all(grad[mask == 0] == 0) and np.all(np.abs(grad[mask == 1]).sum(axis=1) > 0)
     # d/dz of mean CE is (softmax(z) - y) / |M| on the labelled rows
@@ -292,42 +293,6 @@ def test_label_propagation_converges_to_the_closed_form():
         nc.label_propagation(S, Y0, alpha=1.0)
 
 
-# --- Spektral layers with the CSR operator ----------------------------------------------
-
-
-def test_propagated_layers_equal_spektral_layers():
-    import tensorflow as tf
-    from spektral.layers import GCNConv, GraphSageConv
-    from spektral.utils import gcn_filter
-
-    rng = np.random.default_rng(6)
-    R = (rng.random((7, 5)) < 0.5).astype(float)
-    A = graph.bipartite_adjacency(R)
-    x = tf.constant(rng.normal(size=(12, 3)), tf.float32)
-
-    def sparse(M):
-        coo = sp.coo_matrix(M)
-        idx = np.stack([coo.row, coo.col], 1).astype(np.int64)
-        return tf.sparse.reorder(tf.SparseTensor(idx, coo.data.astype(np.float32), coo.shape))
-
-    a_hat = graph.gcn_operator(A)
-    np.testing.assert_allclose(a_hat.toarray(), gcn_filter(A.toarray()), atol=1e-12)
-    ref = GCNConv(4, activation="relu")
-    out_ref = ref([x, sparse(a_hat)])
-    ours = nc.PropagatedGCNConv(4, graph.to_tf_operator(a_hat), activation="relu")
-    ours([x])
-    ours.set_weights(ref.get_weights())
-    np.testing.assert_allclose(ours([x]).numpy(), out_ref.numpy(), atol=1e-5)
-
-    ref = GraphSageConv(4, aggregate="mean")
-    out_ref = ref([x, sparse(A)])
-    mean = graph.normalized_adjacency(A, "row", self_loops=True)
-    ours = nc.PropagatedGraphSageConv(4, graph.to_tf_operator(mean))
-    ours([x])
-    ours.set_weights(ref.get_weights())
-    np.testing.assert_allclose(ours([x]).numpy(), out_ref.numpy(), atol=1e-5)
-
-
 def test_gcn_classifier_is_the_two_layer_formula():
     import tensorflow as tf
 
@@ -335,12 +300,12 @@ def test_gcn_classifier_is_the_two_layer_formula():
     A = graph.bipartite_adjacency((rng.random((6, 4)) < 0.5).astype(float))
     a_hat = graph.gcn_operator(A).toarray()
     X = rng.normal(size=(10, 3)).astype(np.float32)
-    model = nc.GCNClassifier(graph.to_tf_operator(graph.gcn_operator(A)), 2, hidden=5)
+    model = ng.GCNClassifier(graph.to_tf_operator(graph.gcn_operator(A)), 2, hidden=5)
     logits = model(tf.constant(X)).numpy()
     W0, b0, W1, b1 = model.get_weights()
     ref = a_hat @ np.maximum(a_hat @ X @ W0 + b0, 0) @ W1 + b1
     np.testing.assert_allclose(logits, ref, atol=1e-5)
-    mlp = nc.GCNClassifier(None, 2, hidden=5)  # no graph: the MLP
+    mlp = ng.GCNClassifier(None, 2, hidden=5)  # no graph: the MLP
     logits = mlp(tf.constant(X)).numpy()
     W0, b0, W1, b1 = mlp.get_weights()
     np.testing.assert_allclose(logits, np.maximum(X @ W0 + b0, 0) @ W1 + b1, atol=1e-5)
@@ -361,7 +326,7 @@ def test_run_experiment_and_summarise(sbm):
     assert summary.loc[("sbm items", "LP", 0.2), ("accuracy", "std")] == pytest.approx(lp.std())
 
 
-def test_metric_by_degree_and_evaluate_multilabel():
+def test_metric_by_degree_and_node_metrics_multilabel():
     rng = np.random.default_rng(8)
     users, items = np.nonzero(rng.random((5, 8)) < 0.5)
     A = nc.user_item_adjacency(users, items, 5, 8)
@@ -372,7 +337,7 @@ def test_metric_by_degree_and_evaluate_multilabel():
         np.ones((8, 1)), ["i"],
     )  # fmt: skip
     perfect = task.targets().astype(float)
-    m = nc.evaluate(task, perfect, task.nodes)
+    m = nc.node_metrics(task, perfect, task.nodes)
     assert m == {"micro_f1": 1.0, "macro_f1": 1.0, "map": 1.0}
     table = nc.metric_by_degree(task, {"perfect": perfect}, task.nodes, [0, 2, np.inf])
     assert table["nodes"].sum() == 8 and (table["perfect"].dropna() == 1.0).all()
@@ -412,8 +377,8 @@ def test_balanced_accuracy_and_roc_auc_match_sklearn_and_their_limits():
     )
 
 
-def test_evaluate_multiclass_reports_balance_aware_metrics(sbm, sbm_split):
-    m = nc.evaluate(sbm, nc.majority_scores(sbm, sbm_split), sbm_split.test)
+def test_node_metrics_multiclass_reports_balance_aware_metrics(sbm, sbm_split):
+    m = nc.node_metrics(sbm, nc.majority_scores(sbm, sbm_split), sbm_split.test)
     assert set(m) == {"accuracy", "balanced_accuracy", "roc_auc", "macro_f1"}
     assert m["balanced_accuracy"] == pytest.approx(1 / N_CLASSES) and m["roc_auc"] == 0.5
 
@@ -422,12 +387,12 @@ def test_evaluate_multiclass_reports_balance_aware_metrics(sbm, sbm_split):
 
 
 def test_run_experiment_records_epochs_and_whether_training_converged(sbm):
-    capped = nc.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=3, patience=100)
+    capped = ng.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=3, patience=100)
     methods = {"capped": capped, "majority": nc.majority_scores}
     res = nc.run_experiment([sbm], methods, [0.2], seeds=[0], progress=False).set_index("method")
     assert res.loc["capped", "epochs"] == 3 and not res.loc["capped", "stopped_early"]
     assert np.isnan(res.loc["majority", "epochs"])  # no training, nothing recorded
-    early = nc.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=500, patience=5)
+    early = ng.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=500, patience=5)
     early(sbm, nc.scarcity_splits(sbm, [0.2], seed=0)[0.2], 0)
     fit = early.last_fit
     assert fit.stopped_early and fit.epochs == fit.best_epoch + 5 < 500
@@ -436,11 +401,11 @@ def test_run_experiment_records_epochs_and_whether_training_converged(sbm):
 def test_identity_features_option_equals_the_featureless_task(sbm, sbm_split):
     X, names = nc.structural_features(sbm.adjacency, sbm.n_users, "identity")
     kw = dict(hidden=8, learning_rate=0.05, max_epochs=20, patience=5)
-    by_hand = nc.GNNMethod("gcn", **kw)(sbm.with_features(X, names), sbm_split, 3)
-    built_in = nc.GNNMethod("gcn", features="identity", **kw)(sbm, sbm_split, 3)
+    by_hand = ng.GNNMethod("gcn", **kw)(sbm.with_features(X, names), sbm_split, 3)
+    built_in = ng.GNNMethod("gcn", features="identity", **kw)(sbm, sbm_split, 3)
     np.testing.assert_allclose(built_in, by_hand, atol=1e-6)
     with pytest.raises(ValueError, match="features"):
-        nc.GNNMethod("gcn", features="degree")
+        ng.GNNMethod("gcn", features="degree")
 
 
 # --- the from-scratch step of notebook 04, section 3.3, equals the package's epoch 1 -------
@@ -451,8 +416,8 @@ def test_plain_tensorflow_gcn_step_equals_the_trainers_first_epoch(sbm, sbm_spli
 
     lr, l2, hidden = 0.05, 5e-4, 8
     op = graph.to_tf_operator(graph.gcn_operator(sbm.adjacency))
-    trainer = nc.FullBatchTrainer(
-        lambda: nc.GCNClassifier(op, sbm.n_classes, hidden=hidden, dropout=0.0, l2=l2),
+    trainer = ng.FullBatchTrainer(
+        lambda: ng.GCNClassifier(op, sbm.n_classes, hidden=hidden, dropout=0.0, l2=l2),
         sbm.features, sbm.kind, learning_rate=lr, max_epochs=1,
     )  # fmt: skip
     trainer.reset(11)
@@ -488,7 +453,7 @@ def test_many_trainers_in_a_row_do_not_warn_about_retracing(sbm, sbm_split):
     tf.get_logger().addHandler(handler)
     try:
         for _ in range(7):  # seven trainers, one trace each: not a retracing problem
-            nc.GNNMethod("gcn", hidden=4, max_epochs=2, patience=1)(sbm, sbm_split, 0)
+            ng.GNNMethod("gcn", hidden=4, max_epochs=2, patience=1)(sbm, sbm_split, 0)
     finally:
         tf.get_logger().removeHandler(handler)
     assert not [r for r in records if "retracing" in r.getMessage()]
