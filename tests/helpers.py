@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_DIR = ROOT / "notebooks"
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
-
-def course_notebooks() -> list[Path]:
-    """Numbered notebooks in run order."""
-    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+sys.path.insert(0, str(ROOT / "tools"))
+from _notebooks import NOTEBOOK_DIR, course_notebooks  # noqa: E402,F401  (the one definition)
 
 
 def load_reference(stem: str, mode: str) -> dict:

@@ -41,11 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from run_notebooks import run_status  # tools/ is on sys.path: this file runs as a script
+from _notebooks import course_notebooks  # tools/ is on sys.path: this file runs as a script
+from run_notebooks import run_status
 
 ROOT = paths.repo_root()
 NOTEBOOKS = ROOT / "notebooks"
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 MARKER = ".gnnrec-report"  # marks a folder this tool may wipe and rebuild
 FINAL_TABLE = "results.csv"  # notebook 06's final comparison table (issue 7)
 
@@ -632,10 +632,6 @@ def stylesheet() -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def numbered(folder: Path) -> list[Path]:
-    return sorted(folder.glob(NOTEBOOK_GLOB)) if folder.is_dir() else []
-
-
 def _load_results(folders: list[Path], stem: str) -> tuple[dict | None, Path | None]:
     """The first ``<folder>/<stem>.json`` that exists (what ``record_results`` wrote)."""
     for folder in folders:
@@ -689,14 +685,14 @@ def build(
         result_folders = [results_dir]
     if executed is None:
         executed = default_executed
-        sources = numbered(executed)
+        sources = course_notebooks(executed)
         if sources:
             source_note = (
                 f"Notebooks executed by <code>make run</code> "
                 f"(<code>{html.escape(_display(executed))}</code>)."
             )
         else:
-            sources = numbered(NOTEBOOKS)
+            sources = course_notebooks(NOTEBOOKS)
             source_note = (
                 "<code>outputs/executed</code> holds no notebooks, so the committed notebooks "
                 "(<code>notebooks/</code>, outputs of the maintainers' full run) are shown; "
@@ -705,7 +701,7 @@ def build(
             log(f"no executed notebooks in {executed}: using the committed notebooks/ instead")
             executed = NOTEBOOKS
     else:
-        sources = numbered(executed)
+        sources = course_notebooks(executed)
         source_note = f"Notebooks from <code>{html.escape(_display(executed))}</code>"
         if executed.resolve() == NOTEBOOKS.resolve():
             source_note += " (the committed notebooks: outputs of the maintainers' full run)"
@@ -716,7 +712,7 @@ def build(
     import nbformat
 
     by_stem = {p.stem: p for p in sources}
-    course = {p.stem: p for p in numbered(NOTEBOOKS)} | by_stem
+    course = {p.stem: p for p in course_notebooks(NOTEBOOKS)} | by_stem
     out_dir = out_dir.resolve()
     fixer = LinkFixer(out_dir, set(by_stem))
     pages = []

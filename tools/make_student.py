@@ -17,7 +17,8 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _notebooks import ROOT, course_notebooks  # tools/ is on sys.path: this runs as a script
+
 HEADER = re.compile(r"^#\s*Solution\s*[—-]+\s*(Exercise\s+[\d.]+)\s*:\s*(.+?)\s*$")
 
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "student")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or course_notebooks()
     args.out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         nb, replaced = student_edition(json.loads(path.read_text()), path)

@@ -34,8 +34,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+from _notebooks import NOTEBOOK_DIR as NOTEBOOKS  # tools/ is on sys.path: this runs as a script
+from _notebooks import ROOT, course_notebooks
+
 #: results/<WRITTEN_BY>: {notebook stem: [files (relative to results/) its last run wrote]}
 WRITTEN_BY = ".written-by.json"
 #: Notebook metadata key the runner sets on a copy whose run was stopped.
@@ -45,14 +46,6 @@ FINISHED, ERROR, UNFINISHED = "finished", "error", "unfinished"
 
 class RunInterrupted(KeyboardInterrupt):
     """SIGTERM (or Ctrl-C) arrived while a notebook was running."""
-
-
-def course_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
-    """The numbered notebooks (``NN_name.ipynb``) in order, optionally filtered by prefix."""
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
-    if only:
-        found = [p for p in found if any(p.name.startswith(o) for o in only)]
-    return found
 
 
 def _parse_value(text: str):
@@ -308,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (executed_dir, results_dir, logs_dir):
         folder.mkdir(parents=True, exist_ok=True)
 
-    notebooks = course_notebooks(args.only, args.notebook_dir)
+    notebooks = course_notebooks(args.notebook_dir, only=args.only)
     if not notebooks:
         print(f"no notebooks matched {args.only!r} in {args.notebook_dir}", file=sys.stderr)
         return 2

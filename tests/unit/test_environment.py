@@ -92,7 +92,15 @@ def test_lock_file_is_hashed_for_pip_require_hashes():
 #: say how): not part of the course environment.
 THROWAWAY = {"phe", "tenseal", "recbole"}
 #: Modules of this repository imported by name (tools/ and benchmarks/ put their folder first).
-LOCAL = {"gnnrec_utils", "tests", "clean_notebook", "make_student", "run_notebooks", "_peer_models"}
+LOCAL = {
+    "gnnrec_utils",
+    "tests",
+    "_notebooks",
+    "clean_notebook",
+    "make_student",
+    "run_notebooks",
+    "_peer_models",
+}
 
 
 def _imported_top_level_modules() -> dict[str, str]:
