@@ -7,11 +7,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gnnrec-installed
 
-# Every process started from here runs with tf-keras (Keras 2), quiet TF logs, fixed hashing.
-export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 3
-export PYTHONHASHSEED := 0
-export TF_ENABLE_ONEDNN_SPMM := 1
+# Every process started from here runs with tf-keras (Keras 2), quiet TF logs, fixed hashing:
+# the variables of gnnrec.env (their one home; conftest.py and the kernel read the same file).
+include gnnrec.env
+export $(shell sed -nE 's/^([A-Z_][A-Z0-9_]*)=.*/\1/p' gnnrec.env)
 
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 LINTED    := gnnrec_utils tests tools benchmarks
@@ -32,7 +31,7 @@ PIP_QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directo
 
 # Every package from the hashed lock (pip refuses anything unpinned or with another hash), then
 # the project itself without dependencies. Regenerate the lock with the command in its header.
-$(STAMP): pyproject.toml requirements-lock.txt tools/install_kernel.py | $(BIN)/python
+$(STAMP): pyproject.toml requirements-lock.txt tools/install_kernel.py gnnrec.env | $(BIN)/python
 	@echo "Installing the locked packages into $(VENV) (first time: a few minutes) ..."
 	@set -o pipefail; $(PIP) install --quiet --require-hashes -r requirements-lock.txt $(PIP_QUIET)
 	@set -o pipefail; $(PIP) install --quiet --no-deps -e . $(PIP_QUIET)

@@ -1,10 +1,8 @@
 """Register the course's Jupyter kernel ``gnnrec`` inside the active environment.
 
 The kernelspec carries what every notebook run needs before Python starts:
-- ``TF_USE_LEGACY_KERAS=1``: Spektral 1.3.1 needs tf-keras (Keras 2);
-- ``TF_CPP_MIN_LOG_LEVEL=3``: TensorFlow's C++ logging stays quiet;
-- ``TF_ENABLE_ONEDNN_SPMM=1``: the fast oneDNN CSR kernel inside ``tf.function`` too
-  (docs/benchmarks.md);
+- the environment variables of ``gnnrec.env`` (their one home, with a comment on each:
+  tf-keras for Spektral, quiet TensorFlow logs, fixed hashing, the oneDNN CSR kernel);
 - ``--IPKernelApp.capture_fd_output=False``: what TensorFlow's C++ start-up writes straight to
   the process's stderr (absl, cudart_stub) goes to the kernel's terminal, not into notebook
   outputs.
@@ -18,14 +16,11 @@ import json
 import sys
 from pathlib import Path
 
+from _environment import course_environment  # tools/ is on sys.path: this runs as a script
+
 NAME = "gnnrec"
 DISPLAY_NAME = "gnnrec (TF 2.21 + tf-keras)"
-ENV = {
-    "TF_USE_LEGACY_KERAS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "TF_ENABLE_ONEDNN_SPMM": "1",
-    "PYTHONHASHSEED": "0",
-}
+ENV = course_environment()
 
 
 def main() -> int:

@@ -2,7 +2,11 @@
 
 import ast
 import importlib.metadata
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,6 +100,8 @@ LOCAL = {
     "gnnrec_utils",
     "tests",
     "_notebooks",
+    "_environment",
+    "install_kernel",
     "clean_notebook",
     "make_student",
     "run_notebooks",
@@ -169,3 +175,90 @@ def test_requires_python_matches_what_the_code_and_environment_yml_need():
     assert project["requires-python"] == ">=3.11"  # tomllib here; the lock is for 3.11
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
+
+
+# --------------------------------------------------------------------------------------------
+# The course's environment variables: one home (gnnrec.env), three readers that agree with it
+# --------------------------------------------------------------------------------------------
+
+
+def _course_environment() -> dict[str, str]:
+    sys.path.insert(0, str(ROOT / "tools"))
+    from _environment import course_environment
+
+    return course_environment()
+
+
+def _clean_env() -> dict[str, str]:
+    keys = _course_environment()
+    return {k: v for k, v in os.environ.items() if k not in keys}
+
+
+def test_gnnrec_env_holds_the_four_variables():
+    env = _course_environment()
+    assert env == {
+        "TF_USE_LEGACY_KERAS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONHASHSEED": "0",
+        "TF_ENABLE_ONEDNN_SPMM": "1",
+    }
+
+
+def test_environment_parser_refuses_what_make_would_read_differently(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from _environment import course_environment
+
+    path = tmp_path / "x.env"
+    path.write_text("# comment\n\nA=1\n")
+    assert course_environment(path) == {"A": "1"}
+    path.write_text("A = 1\n")
+    with pytest.raises(ValueError, match="x.env:1"):
+        course_environment(path)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_makefile_exports_gnnrec_env():
+    probe = "_print_env:\n\t@env\n"
+    done = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-", "_print_env"],
+        input=probe,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_clean_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    for key, value in _course_environment().items():
+        assert seen.get(key) == value, f"make does not export {key}={value}"
+    text = (ROOT / "Makefile").read_text()
+    for key in _course_environment():
+        assert f"{key} :=" not in text and f"{key}=" not in text, f"Makefile sets {key} itself"
+
+
+def test_conftest_sets_gnnrec_env():
+    code = (
+        "import json, os, runpy; runpy.run_path('conftest.py'); print(json.dumps(dict(os.environ)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_clean_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    for key, value in _course_environment().items():
+        assert seen.get(key) == value, f"conftest.py does not set {key}={value}"
+
+
+def test_kernel_spec_carries_gnnrec_env():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import install_kernel
+
+    assert install_kernel.ENV == _course_environment()
+    text = (ROOT / "tools" / "install_kernel.py").read_text()
+    assert '"TF_USE_LEGACY_KERAS": "1"' not in text, "install_kernel.py sets the variables itself"
