@@ -54,6 +54,7 @@ from gnnrec_utils._progress import tqdm
 from gnnrec_utils._validate import index_array as _ids
 from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.metrics import gini, top_k_items
+from gnnrec_utils.training import EarlyStopping
 
 import math
 import time
@@ -62,6 +63,7 @@ from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
+from scipy.stats import ks_2samp
 
 __all__ = [
     "BASELINES",
@@ -718,7 +720,7 @@ def fit_gan(
     probs = _evaluate(history, generator, discriminator, evaluator, draws, pop, top_k, train)
     f0 = discriminator.score_all_users()[np.repeat(np.arange(n_users), n_samples), draws]
     ema = float(np.mean(reward_from_logits(f0)))
-    best_value, best_weights = -math.inf, None
+    best = EarlyStopping("max")  # no patience: every epoch runs, the best one is kept
     train_seconds = 0.0
     bar = tqdm(total=epochs, desc=desc, disable=not progress, mininterval=0.5)
     for epoch in range(1, epochs + 1):
@@ -769,15 +771,13 @@ def fit_gan(
         if evaluator is not None:
             value = float(history["valid"][monitor][-1])
             postfix[monitor] = f"{value:.4f}"
-            if value > best_value:
-                best_value = value
-                best_weights = [w.copy() for w in generator.model.get_weights()]
+            if best.update(value, epoch, generator.model):
                 history["best_epoch"], history["best_value"] = epoch, value
         bar.set_postfix(postfix, refresh=False)
         bar.update(1)
     bar.close()
-    if restore_best and best_weights is not None:
-        generator.model.set_weights(best_weights)
+    if restore_best:
+        best.restore(generator.model)
     history["train_seconds"] = train_seconds
     history["tracing_count"] = int(g_step.experimental_get_tracing_count()) + int(
         d_step.experimental_get_tracing_count()
@@ -882,17 +882,14 @@ def ks_statistic(x, y) -> float:
         \hat F_x(t) = \frac{|\{k : x_k \le t\}|}{n_x}
 
     **Input**: two 1-D samples (e.g. item-degree sequences). **Output**: a float in
-    ``[0, 1]``: 0 for identical distributions, 1 when the samples do not overlap. Equals
+    ``[0, 1]``: 0 for identical distributions, 1 when the samples do not overlap. Computed by
     ``scipy.stats.ks_2samp(x, y).statistic``.
     """
-    a = np.sort(np.asarray(x, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(y, dtype=np.float64).ravel())
+    a = np.asarray(x, dtype=np.float64).ravel()
+    b = np.asarray(y, dtype=np.float64).ravel()
     if a.size == 0 or b.size == 0:
         raise ValueError("both samples must be non-empty")
-    t = np.concatenate([a, b])
-    fa = np.searchsorted(a, t, side="right") / a.size
-    fb = np.searchsorted(b, t, side="right") / b.size
-    return float(np.abs(fa - fb).max())
+    return float(ks_2samp(a, b).statistic)
 
 
 def co_interaction(users, items, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ from gnnrec_utils.node_classification import (
     Split,
     structural_features,
 )
+from gnnrec_utils.training import EarlyStopping
 
 import contextlib
 import logging
@@ -276,8 +277,9 @@ class FullBatchTrainer:
 
     Every epoch is one Adam step on :func:`masked_cross_entropy` over the training nodes (plus
     the model's L2 penalties) and one evaluation pass without dropout, whose loss on the
-    validation nodes drives early stopping: training stops after ``patience`` epochs without
-    a lower validation loss, and the weights of the best epoch are restored. ``max_epochs`` is
+    validation nodes drives early stopping (:class:`gnnrec_utils.training.EarlyStopping`,
+    ``mode="min"``, ``min_delta=1e-6``): training stops after ``patience`` epochs without a
+    lower validation loss, and the weights of the best epoch are restored. ``max_epochs`` is
     only a safety cap: a run that reaches it has not converged (``FitResult.stopped_early`` is
     False), and notebook 04 counts such runs.
 
@@ -326,7 +328,9 @@ class FullBatchTrainer:
         self.optimizer.build(self.model.trainable_variables)  # slots exist before tracing
         self._best = [tf.Variable(w, trainable=False) for w in self.model.weights]
         model, optimizer, x, best_vars = self.model, self.optimizer, self.x, self._best
-        max_epochs, patience = self.max_epochs, self.patience
+        max_epochs = self.max_epochs
+        # The package's early-stopping rule, applied to tensors inside the compiled loop.
+        stopping = EarlyStopping("min", self.patience, min_delta=1e-6)
 
         def one_epoch(targets, train_mask, valid_mask, dropout_seed):
             with tf.GradientTape() as tape:
@@ -356,11 +360,11 @@ class FullBatchTrainer:
                 train_hist = train_hist.write(epoch - 1, loss)
                 valid_hist = valid_hist.write(epoch - 1, valid_loss)
                 epochs = epoch
-                if valid_loss < best_loss - 1e-6:
+                if stopping.improves(valid_loss, best_loss):
                     best_loss, best_epoch, best_scores = valid_loss, epoch, scores
                     for b, w in zip(best_vars, model.weights, strict=True):
                         b.assign(w)
-                elif epoch - best_epoch >= patience:
+                elif stopping.exhausted(epoch - best_epoch):
                     break
             return best_epoch, epochs, train_hist.stack(), valid_hist.stack(), best_scores
 

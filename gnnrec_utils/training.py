@@ -10,6 +10,9 @@ r"""Training: seeded negative sampling, the BPR loss, and training loops with ea
   restored at the end; a tqdm progress bar; a history dict for training curves).
 - :func:`fit_explicit`: the squared-error loop for :class:`~gnnrec_utils.models.BiasedMF`
   with early stopping on validation RMSE.
+- :class:`EarlyStopping`: the one patience / best-weights rule of the package, used by
+  :func:`fit_bpr`, :func:`fit_explicit`, :func:`gnnrec_utils.gan.fit_gan` and (inside its
+  ``tf.function``) :class:`gnnrec_utils.node_gnn.FullBatchTrainer`.
 
 Determinism: given ``seed`` and the model's initialiser seed, two runs on the same machine
 give the same weights (tested): every random draw comes from
@@ -28,6 +31,7 @@ BPR training step out in plain TensorFlow and checks them against this module.
 from __future__ import annotations
 
 from gnnrec_utils._progress import tqdm
+from gnnrec_utils.metrics import rating_errors
 
 import math
 import os
@@ -43,6 +47,7 @@ __all__ = [
     "bpr_loss",
     "epoch_triples",
     "BPREpochs",
+    "EarlyStopping",
     "fit_bpr",
     "fit_explicit",
     "save_weights_npz",
@@ -170,6 +175,90 @@ def load_weights_npz(path: str | os.PathLike) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------------------------------------
+# Early stopping
+# --------------------------------------------------------------------------------------------
+
+
+class EarlyStopping:
+    r"""Stop when a monitored value has not improved for ``patience`` checks; keep the best weights.
+
+    A check at step :math:`t` (an epoch, or an evaluation every few epochs) with value
+    :math:`v_t` *improves* when
+
+    .. math::
+        v_t > v^* + \delta \quad (\texttt{mode="max"}) \qquad\text{or}\qquad
+        v_t < v^* - \delta \quad (\texttt{mode="min"}),
+
+    :math:`v^*` the best value so far (:math:`\mp\infty` at first) and :math:`\delta` =
+    ``min_delta``; a non-finite Python value never improves. Training stops after
+    ``patience`` checks in a row without improvement (``patience=None``: never), and the
+    weights of the best check are restored.
+
+    **Arguments**: ``mode`` (``"max"`` for NDCG, ``"min"`` for a loss or RMSE), ``patience``,
+    ``min_delta``. **State**: ``best_value`` (None before the first improvement),
+    ``best_step``, ``bad`` (checks since the best), ``best_weights`` (a copy of
+    ``model.get_weights()`` at the best check, when :meth:`update` is given the model).
+
+    :meth:`improves` and :meth:`exhausted` also accept TensorFlow scalars, so that a loop
+    compiled into one ``tf.function`` (:class:`gnnrec_utils.node_gnn.FullBatchTrainer`)
+    applies the same rule to tensors it keeps itself.
+
+    Used by :func:`fit_bpr`, :func:`fit_explicit`, :func:`gnnrec_utils.gan.fit_gan` and
+    :class:`gnnrec_utils.node_gnn.FullBatchTrainer` (notebooks 03, 04, 05).
+    """
+
+    def __init__(self, mode: str = "max", patience: int | None = None, min_delta: float = 0.0):
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {patience}")
+        self.mode, self.patience, self.min_delta = mode, patience, float(min_delta)
+        self.best_value: float | None = None
+        self.best_step: int | None = None
+        self.best_weights: list[np.ndarray] | None = None
+        self.bad = 0
+
+    def improves(self, value, best):
+        """Whether ``value`` beats ``best`` by more than ``min_delta`` (Python or TF scalars)."""
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            return False
+        if self.mode == "max":
+            return value > best + self.min_delta
+        return value < best - self.min_delta
+
+    def exhausted(self, bad):
+        """Whether ``bad`` checks without improvement use up the patience."""
+        return self.patience is not None and bad >= self.patience
+
+    def update(self, value, step: int, model=None) -> bool:
+        """Record the check ``value`` at ``step``; True if it is the new best.
+
+        On improvement the best value and step are kept and, with ``model``, a copy of its
+        weights; otherwise :attr:`bad` grows by one.
+        """
+        start = -math.inf if self.mode == "max" else math.inf
+        if self.improves(value, start if self.best_value is None else self.best_value):
+            self.best_value, self.best_step, self.bad = value, step, 0
+            if model is not None:
+                self.best_weights = [w.copy() for w in model.get_weights()]
+            return True
+        self.bad += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        """True once :attr:`patience` checks in a row brought no improvement."""
+        return self.exhausted(self.bad)
+
+    def restore(self, model) -> bool:
+        """Put the best weights back into ``model``; False if none were kept."""
+        if self.best_weights is None:
+            return False
+        model.set_weights(self.best_weights)
+        return True
+
+
+# --------------------------------------------------------------------------------------------
 # BPR training loop
 # --------------------------------------------------------------------------------------------
 
@@ -266,12 +355,6 @@ class BPREpochs:
         mean_loss = float(np.dot(np.array(losses), w))  # reading the values waits for TF
         mean_bpr = float(np.dot(np.array(rankings), w))
         return mean_loss, mean_bpr, time.perf_counter() - t0
-
-
-def _better(value: float, best: float, mode: str) -> bool:
-    if not math.isfinite(value):
-        return False
-    return value > best if mode == "max" else value < best
 
 
 def fit_bpr(
@@ -373,7 +456,7 @@ def fit_bpr(
             patience=patience,
         ),
     }
-    best_value, best_weights, bad_evals = -math.inf, None, 0
+    stopper = EarlyStopping("max", patience)
     train_seconds = eval_seconds = 0.0
     stopped = epochs
     bar = tqdm(total=epochs, desc=desc or model.name, disable=not progress, mininterval=0.5)
@@ -402,18 +485,15 @@ def fit_bpr(
             history["eval_epoch"].append(epoch)
             history["eval_train_seconds"].append(train_seconds)
             value = float(valid[monitor])
-            if _better(value, best_value, "max"):
-                best_value, bad_evals = value, 0
-                best_weights = [w.copy() for w in model.get_weights()]
+            if stopper.update(value, epoch, model):
                 history["best_epoch"], history["best_value"] = epoch, value
                 if checkpoint_path is not None:
-                    save_weights_npz(best_weights, checkpoint_path)
-            else:
-                bad_evals += 1
+                    save_weights_npz(stopper.best_weights, checkpoint_path)
             eval_seconds += time.perf_counter() - t1
             postfix[monitor] = f"{value:.4f}"
+            best_value = -math.inf if stopper.best_value is None else stopper.best_value
             postfix["best"] = f"{best_value:.4f}@{history['best_epoch']}"
-            if bad_evals >= patience:
+            if stopper.should_stop:
                 stopped = epoch
                 bar.set_postfix(postfix, refresh=False)
                 bar.update(1)
@@ -424,8 +504,7 @@ def fit_bpr(
             stopped = epoch
             break
     bar.close()
-    if best_weights is not None:
-        model.set_weights(best_weights)
+    stopper.restore(model)
     history["stopped_epoch"] = stopped
     history["train_seconds"] = train_seconds
     history["eval_seconds"] = eval_seconds
@@ -438,11 +517,6 @@ def fit_bpr(
 # --------------------------------------------------------------------------------------------
 
 _FSPEC = tf.TensorSpec(shape=[None], dtype=tf.float32)
-
-
-def _rating_errors(pred: np.ndarray, truth: np.ndarray) -> dict:
-    err = np.asarray(pred, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
-    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err)))}
 
 
 def fit_explicit(
@@ -506,7 +580,7 @@ def fit_explicit(
         "best_epoch": None,
         "seed": seed,
     }
-    best, best_weights, bad = math.inf, None, 0
+    stopper = EarlyStopping("min", patience)
     train_seconds = 0.0
     stopped = epochs
     bar = tqdm(total=epochs, desc=desc or model.name, disable=not progress, mininterval=0.5)
@@ -528,24 +602,19 @@ def fit_explicit(
         postfix = {"loss": f"{history['loss'][-1]:.4f}"}
         if valid is not None:
             vu, vi, vr = valid
-            errors = _rating_errors(model.predict_ratings(vu, vi), vr)
+            errors = rating_errors(model.predict_ratings(vu, vi), vr)
             history["valid_rmse"].append(errors["rmse"])
             history["valid_mae"].append(errors["mae"])
             postfix["val_rmse"] = f"{errors['rmse']:.4f}"
-            if errors["rmse"] < best:
-                best, bad = errors["rmse"], 0
-                best_weights = [w.copy() for w in model.get_weights()]
+            if stopper.update(errors["rmse"], epoch, model):
                 history["best_epoch"] = epoch
-            else:
-                bad += 1
         bar.set_postfix(postfix, refresh=False)
         bar.update(1)
-        if valid is not None and bad >= patience:
+        if stopper.should_stop:
             stopped = epoch
             break
     bar.close()
-    if best_weights is not None:
-        model.set_weights(best_weights)
+    stopper.restore(model)
     history["stopped_epoch"] = stopped
     history["train_seconds"] = train_seconds
     history["tracing_count"] = int(step.experimental_get_tracing_count())
