@@ -130,21 +130,8 @@ def _as_indicator(x, name: str, shape: tuple[int, int]) -> np.ndarray:
     return a
 
 
-def _check_k(k, n_items: int, name: str = "k") -> int:
-    try:
-        if isinstance(k, bool):
-            raise TypeError
-        k = operator.index(k)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer, got {k!r}") from None
-    if k < 1:
-        raise ValueError(f"{name} must be >= 1, got {k}")
-    if k > n_items:
-        raise ValueError(f"{name}={k} is larger than the number of items ({n_items})")
-    return k
-
-
 def _check_n(n, name: str) -> int:
+    """``n`` as a Python int ``>= 1`` (booleans and floats refused)."""
     try:
         if isinstance(n, bool):
             raise TypeError
@@ -154,6 +141,14 @@ def _check_n(n, name: str) -> int:
     if n < 1:
         raise ValueError(f"{name} must be >= 1, got {n}")
     return n
+
+
+def _check_k(k, n_items: int, name: str = "k") -> int:
+    """A list length ``k``: :func:`_check_n`, and at most ``n_items``."""
+    k = _check_n(k, name)
+    if k > n_items:
+        raise ValueError(f"{name}={k} is larger than the number of items ({n_items})")
+    return k
 
 
 def _as_rec(rec, n_items: int) -> np.ndarray:
