@@ -180,15 +180,16 @@ def _as_rec(rec, n_items: int) -> np.ndarray:
     return r
 
 
-def _as_popularity(item_popularity) -> np.ndarray:
-    pop = np.asarray(item_popularity, dtype=np.float64)
-    if pop.ndim != 1:
-        raise ValueError(f"item_popularity must be 1-D (n_items,), got shape {pop.shape}")
-    if pop.size == 0:
-        raise ValueError("item_popularity is empty")
-    if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("item_popularity must hold finite, non-negative counts")
-    return pop
+def _as_counts(x, name: str) -> np.ndarray:
+    """A non-empty 1-D float64 vector of finite, non-negative values (popularity, exposure)."""
+    v = np.asarray(x, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D vector, got shape {v.shape}")
+    if v.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.isfinite(v).all() or (v < 0).any():
+        raise ValueError(f"{name} must hold finite, non-negative values")
+    return v
 
 
 def _user_mean(values: np.ndarray) -> float:
@@ -645,7 +646,7 @@ def novelty(rec, item_popularity, n_users: int, per_user: bool = False):
 
     Taught in ``notebooks/06_evaluation.ipynb`` (defined for ``notebooks/03``).
     """
-    pop = _as_popularity(item_popularity)
+    pop = _as_counts(item_popularity, "item_popularity")
     n_users = _check_n(n_users, "n_users")
     if (pop > n_users).any():
         raise ValueError(
@@ -719,7 +720,7 @@ def average_recommendation_popularity(rec, item_popularity, per_user: bool = Fal
 
     Taught in ``notebooks/06_evaluation.ipynb`` (defined for ``notebooks/03``).
     """
-    pop = _as_popularity(item_popularity)
+    pop = _as_counts(item_popularity, "item_popularity")
     r = _as_rec(rec, pop.size)
     return _result(pop[r].mean(axis=1), per_user)
 
@@ -744,13 +745,7 @@ def gini(x) -> float:
 
     Taught in ``notebooks/06_evaluation.ipynb`` (defined for ``notebooks/03``).
     """
-    v = np.asarray(x, dtype=np.float64)
-    if v.ndim != 1:
-        raise ValueError(f"gini needs a 1-D vector, got shape {v.shape}")
-    if v.size == 0:
-        raise ValueError("gini of an empty vector is undefined")
-    if not np.isfinite(v).all() or (v < 0).any():
-        raise ValueError("gini needs finite, non-negative values")
+    v = _as_counts(x, "the input of gini")
     total = v.sum()
     if total == 0:
         return 0.0
