@@ -54,6 +54,7 @@ from gnnrec_utils._progress import tqdm
 from gnnrec_utils._validate import index_array as _ids
 from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.metrics import gini, top_k_items
+from gnnrec_utils.models import embedding_table
 from gnnrec_utils.training import EarlyStopping
 
 import math
@@ -141,16 +142,11 @@ class Discriminator(tf.keras.Model):
     ):
         super().__init__(name=name)
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), int(dim)
-        init = tf.keras.initializers.RandomNormal
-        self.user_embedding = self.add_weight(
-            name="user_embedding",
-            shape=(self.n_users, self.dim),
-            initializer=init(stddev=init_std, seed=seed),
+        self.user_embedding = embedding_table(
+            self, "user_embedding", self.n_users, self.dim, init_std, seed
         )
-        self.item_embedding = self.add_weight(
-            name="item_embedding",
-            shape=(self.n_items, self.dim),
-            initializer=init(stddev=init_std, seed=None if seed is None else seed + 1),
+        self.item_embedding = embedding_table(
+            self, "item_embedding", self.n_items, self.dim, init_std, seed, 1
         )
         self.item_bias = self.add_weight(
             name="item_bias", shape=(self.n_items,), initializer="zeros"

@@ -43,11 +43,26 @@ __all__ = [
     "GCNMF",
     "lightgcn_from_interactions",
     "gcnmf_from_interactions",
+    "embedding_table",
 ]
 
 
 def _seed(seed: int | None, offset: int) -> int | None:
     return None if seed is None else int(seed) + offset
+
+
+def embedding_table(
+    layer, name: str, rows: int, dim: int, init_std: float, seed: int | None, offset: int = 0
+):
+    r"""A trainable ``(rows, dim)`` table drawn from :math:`\mathcal N(0, \sigma^2)`,
+    :math:`\sigma` = ``init_std``, by a Keras initialiser seeded with ``seed + offset``
+    (unseeded when ``seed`` is None): the embedding tables of every model here and of
+    :class:`gnnrec_utils.gan.Discriminator`. Created with ``layer.add_weight``."""
+    return layer.add_weight(
+        name=name,
+        shape=(int(rows), int(dim)),
+        initializer=tf.keras.initializers.RandomNormal(stddev=init_std, seed=_seed(seed, offset)),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,17 +199,8 @@ class BiasedMF(tf.keras.Model):
         super().__init__(name=name)
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), int(dim)
         self.global_mean = float(global_mean)
-        init = tf.keras.initializers.RandomNormal
-        self.P = self.add_weight(
-            name="user_factors",
-            shape=(self.n_users, self.dim),
-            initializer=init(stddev=init_std, seed=_seed(seed, 0)),
-        )
-        self.Q = self.add_weight(
-            name="item_factors",
-            shape=(self.n_items, self.dim),
-            initializer=init(stddev=init_std, seed=_seed(seed, 1)),
-        )
+        self.P = embedding_table(self, "user_factors", self.n_users, self.dim, init_std, seed)
+        self.Q = embedding_table(self, "item_factors", self.n_items, self.dim, init_std, seed, 1)
         self.b_user = self.add_weight(name="user_bias", shape=(self.n_users,), initializer="zeros")
         self.b_item = self.add_weight(name="item_bias", shape=(self.n_items,), initializer="zeros")
 
@@ -356,16 +362,11 @@ class BPRMF(EmbeddingRecommender):
         name: str = "bpr_mf",
     ):
         super().__init__(n_users, n_items, dim, name=name)
-        init = tf.keras.initializers.RandomNormal
-        self.user_embedding = self.add_weight(
-            name="user_embedding",
-            shape=(self.n_users, self.dim),
-            initializer=init(stddev=init_std, seed=_seed(seed, 0)),
+        self.user_embedding = embedding_table(
+            self, "user_embedding", self.n_users, self.dim, init_std, seed
         )
-        self.item_embedding = self.add_weight(
-            name="item_embedding",
-            shape=(self.n_items, self.dim),
-            initializer=init(stddev=init_std, seed=_seed(seed, 1)),
+        self.item_embedding = embedding_table(
+            self, "item_embedding", self.n_items, self.dim, init_std, seed, 1
         )
 
     def ego(self):
@@ -475,11 +476,7 @@ class LightGCN(_GraphRecommender):
             if isinstance(adjacency, G.SparsePropagation)
             else G.to_tf_operator(self.A_hat, kernel=kernel)
         )
-        self.embedding = self.add_weight(
-            name="ego_embedding",
-            shape=(n_nodes, self.dim),
-            initializer=tf.keras.initializers.RandomNormal(stddev=init_std, seed=_seed(seed, 0)),
-        )
+        self.embedding = embedding_table(self, "ego_embedding", n_nodes, self.dim, init_std, seed)
 
     def layer_embeddings(self, training=False) -> list:
         r"""``[E^{(0)}, \hat A E^{(0)}, …, \hat A^K E^{(0)}]``, tensors ``(n_nodes, dim)``."""
@@ -667,11 +664,7 @@ class GCNMF(_GraphRecommender):
         )
         if activation is None:
             activation = lambda x: tf.nn.leaky_relu(x, alpha=0.2)  # noqa: E731
-        self.embedding = self.add_weight(
-            name="ego_embedding",
-            shape=(n_nodes, self.dim),
-            initializer=tf.keras.initializers.RandomNormal(stddev=init_std, seed=_seed(seed, 0)),
-        )
+        self.embedding = embedding_table(self, "ego_embedding", n_nodes, self.dim, init_std, seed)
         if kernel_init not in ("glorot", "identity"):
             raise ValueError(f"kernel_init must be 'glorot' or 'identity', got {kernel_init!r}")
         from gnnrec_utils.layers import PropagatedGCNConv  # Spektral loads on first use

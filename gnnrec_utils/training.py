@@ -357,6 +357,14 @@ class BPREpochs:
         return mean_loss, mean_bpr, time.perf_counter() - t0
 
 
+def _finish(history: dict, bar, stopper: EarlyStopping, model, stopped: int, seconds: float):
+    """End of a training loop: close the bar, restore the best weights, record the stop."""
+    bar.close()
+    stopper.restore(model)
+    history["stopped_epoch"] = stopped
+    history["train_seconds"] = seconds
+
+
 def fit_bpr(
     model,
     users,
@@ -503,10 +511,7 @@ def fit_bpr(
         if out_of_time:
             stopped = epoch
             break
-    bar.close()
-    stopper.restore(model)
-    history["stopped_epoch"] = stopped
-    history["train_seconds"] = train_seconds
+    _finish(history, bar, stopper, model, stopped, train_seconds)
     history["eval_seconds"] = eval_seconds
     history["tracing_count"] = runner.tracing_count
     return history
@@ -613,9 +618,6 @@ def fit_explicit(
         if stopper.should_stop:
             stopped = epoch
             break
-    bar.close()
-    stopper.restore(model)
-    history["stopped_epoch"] = stopped
-    history["train_seconds"] = train_seconds
+    _finish(history, bar, stopper, model, stopped, train_seconds)
     history["tracing_count"] = int(step.experimental_get_tracing_count())
     return history
