@@ -108,7 +108,21 @@ def _dropout(x, rate, layer, training, seed, site):
     return tf.nn.experimental.stateless_dropout(x, rate, seed=site_seed)
 
 
-class GCNClassifier(tf.keras.Model):
+class _TwoLayerClassifier(tf.keras.Model):
+    """What both classifiers share: dropout, graph layer 0 (ReLU, L2 on its kernel), dropout,
+    graph layer 1. ``layer(channels, propagation, **kwargs)`` builds one graph layer."""
+
+    def __init__(self, layer, propagation, widths, dropout, l2, activation1=None, **kwargs):
+        super().__init__(**kwargs)
+        reg = tf.keras.regularizers.l2(l2) if l2 else None
+        self.rate = float(dropout)
+        self.drop0 = tf.keras.layers.Dropout(dropout)
+        self.layer0 = layer(widths[0], propagation, activation="relu", kernel_regularizer=reg)
+        self.drop1 = tf.keras.layers.Dropout(dropout)
+        self.layer1 = layer(widths[1], propagation, activation=activation1)
+
+
+class GCNClassifier(_TwoLayerClassifier):
     r"""Kipf & Welling's two-layer GCN for node classification (logits out).
 
     .. math::
@@ -141,29 +155,21 @@ class GCNClassifier(tf.keras.Model):
         l2: float = 5e-4,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        reg = tf.keras.regularizers.l2(l2) if l2 else None
-        self.rate = float(dropout)
-        self.drop0 = tf.keras.layers.Dropout(dropout)
-        self.conv0 = PropagatedGCNConv(
-            hidden, propagation, activation="relu", kernel_regularizer=reg
-        )
-        self.drop1 = tf.keras.layers.Dropout(dropout)
-        self.conv1 = PropagatedGCNConv(n_classes, propagation)
+        super().__init__(PropagatedGCNConv, propagation, (hidden, n_classes), dropout, l2, **kwargs)
 
     def embed(self, x, training=False, dropout_seed=None):
         """The hidden layer :math:`H = \\mathrm{ReLU}(\\tilde A X W_0)`."""
         if not isinstance(x, tf.SparseTensor):  # no dropout on a sparse X = I
             x = _dropout(x, self.rate, self.drop0, training, dropout_seed, 0)
-        return self.conv0([x])
+        return self.layer0([x])
 
     def call(self, x, training=False, dropout_seed=None):
         h = self.embed(x, training=training, dropout_seed=dropout_seed)
         h = _dropout(h, self.rate, self.drop1, training, dropout_seed, 1)
-        return self.conv1([h])
+        return self.layer1([h])
 
 
-class SAGEClassifier(tf.keras.Model):
+class SAGEClassifier(_TwoLayerClassifier):
     r"""GraphSAGE (mean aggregator): two ``GraphSageConv`` layers and a linear classifier.
 
     .. math::
@@ -187,23 +193,16 @@ class SAGEClassifier(tf.keras.Model):
         l2: float = 5e-4,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        reg = tf.keras.regularizers.l2(l2) if l2 else None
-        self.rate = float(dropout)
-        self.drop0 = tf.keras.layers.Dropout(dropout)
-        self.sage0 = PropagatedGraphSageConv(
-            hidden, mean_propagation, activation="relu", kernel_regularizer=reg
-        )
-        self.drop1 = tf.keras.layers.Dropout(dropout)
-        self.sage1 = PropagatedGraphSageConv(hidden, mean_propagation, activation="relu")
+        layer, widths = PropagatedGraphSageConv, (hidden, hidden)
+        super().__init__(layer, mean_propagation, widths, dropout, l2, "relu", **kwargs)
         self.out = tf.keras.layers.Dense(n_classes)
 
     def embed(self, x, training=False, dropout_seed=None):
         """The second hidden layer :math:`H_2`."""
         x = _dropout(x, self.rate, self.drop0, training, dropout_seed, 0)
-        h = self.sage0([x])
+        h = self.layer0([x])
         h = _dropout(h, self.rate, self.drop1, training, dropout_seed, 1)
-        return self.sage1([h])
+        return self.layer1([h])
 
     def call(self, x, training=False, dropout_seed=None):
         return self.out(self.embed(x, training=training, dropout_seed=dropout_seed))

@@ -457,3 +457,14 @@ def test_many_trainers_in_a_row_do_not_warn_about_retracing(sbm, sbm_split):
     finally:
         tf.get_logger().removeHandler(handler)
     assert not [r for r in records if "retracing" in r.getMessage()]
+
+
+def test_numpy_half_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gnnrec_utils.node_classification; "
+        "assert 'tensorflow' not in sys.modules and 'spektral' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
