@@ -55,7 +55,7 @@ from gnnrec_utils._validate import index_array as _ids
 from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.metrics import gini, top_k_items
 from gnnrec_utils.models import embedding_table
-from gnnrec_utils.training import EarlyStopping
+from gnnrec_utils.training import EarlyStopping, new_history
 
 import math
 import time
@@ -672,28 +672,28 @@ def fit_gan(
     g_step = generator_train_step(
         generator, discriminator, tf.keras.optimizers.Adam(learning_rate=g_lr), baseline, g_reg
     )
-    history: dict = {
-        "epoch": [0],
-        "d_loss": [],
-        "d_real": [],
-        "d_fake": [],
-        "g_reward": [],
-        "g_loss": [],
-        "adv_std": [],
-        "epoch_seconds": [],
-        "sampled_distinct_share": [],
-        "sampled_gini": [],
-        "sampled_popularity": [],
-        "top_k_coverage": [],
-        "entropy": [],
-        "train_mass": [],
-        "valid": {},
-        "valid_d": {},
-        "monitor": monitor,
-        "best_epoch": None,
-        "best_value": None,
-        "seed": seed,
-        "params": dict(
+    series = (
+        "epoch",
+        "d_loss",
+        "d_real",
+        "d_fake",
+        "g_reward",
+        "g_loss",
+        "adv_std",
+        "epoch_seconds",
+        "sampled_distinct_share",
+        "sampled_gini",
+        "sampled_popularity",
+        "top_k_coverage",
+        "entropy",
+        "train_mass",
+    )
+    history = new_history(
+        series,
+        ("valid", "valid_d"),
+        monitor,
+        seed,
+        dict(
             epochs=epochs,
             n_samples=n_samples,
             g_batch_users=g_batch_users,
@@ -709,7 +709,8 @@ def fit_gan(
             temperature=generator.temperature,
             exclude=generator.mask is not None,
         ),
-    }
+    )
+    history["epoch"].append(0)
     # Epoch 0: the pre-trained starting point, with one round of draws for the statistics.
     probs = generator.probabilities()
     draws = sample_categorical(probs, np.repeat(np.arange(n_users), n_samples), rng)

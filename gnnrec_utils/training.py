@@ -48,6 +48,7 @@ __all__ = [
     "epoch_triples",
     "BPREpochs",
     "EarlyStopping",
+    "new_history",
     "fit_bpr",
     "fit_explicit",
     "save_weights_npz",
@@ -357,6 +358,21 @@ class BPREpochs:
         return mean_loss, mean_bpr, time.perf_counter() - t0
 
 
+def new_history(series, metrics, monitor: str, seed: int, params: dict) -> dict:
+    """The history dict of a monitored training loop, before its first epoch.
+
+    One empty list per name in ``series`` (per-epoch values), one empty dict per name in
+    ``metrics`` (``{metric: [values per evaluation]}``), then ``"monitor"``,
+    ``"best_epoch"`` and ``"best_value"`` (None until :class:`EarlyStopping` sees an
+    improvement), ``"seed"`` and ``"params"``. Used by :func:`fit_bpr` and
+    :func:`gnnrec_utils.gan.fit_gan`.
+    """
+    history: dict = {key: [] for key in series}
+    history.update({key: {} for key in metrics})
+    history.update(monitor=monitor, best_epoch=None, best_value=None, seed=seed, params=params)
+    return history
+
+
 def _finish(history: dict, bar, stopper: EarlyStopping, model, stopped: int, seconds: float):
     """End of a training loop: close the bar, restore the best weights, record the stop."""
     bar.close()
@@ -441,29 +457,17 @@ def fit_bpr(
         sampler=sampler,
     )
 
-    history: dict = {
-        "epoch": [],
-        "loss": [],
-        "bpr": [],
-        "epoch_seconds": [],
-        "eval_epoch": [],
-        "eval_train_seconds": [],
-        "valid": {},
-        "test": {},
-        "monitor": monitor,
-        "best_epoch": None,
-        "best_value": None,
-        "seed": seed,
-        "params": dict(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            reg=reg,
-            n_negatives=n_negatives,
-            eval_every=eval_every,
-            patience=patience,
-        ),
-    }
+    series = ("epoch", "loss", "bpr", "epoch_seconds", "eval_epoch", "eval_train_seconds")
+    params = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        reg=reg,
+        n_negatives=n_negatives,
+        eval_every=eval_every,
+        patience=patience,
+    )
+    history = new_history(series, ("valid", "test"), monitor, seed, params)
     stopper = EarlyStopping("max", patience)
     train_seconds = eval_seconds = 0.0
     stopped = epochs
