@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from gnnrec_utils._progress import tqdm
 from gnnrec_utils._validate import index_array as _ids
-from gnnrec_utils._validate import indicator as _indicator
+from gnnrec_utils.graph import interaction_matrix
 from gnnrec_utils.metrics import gini, top_k_items
 from gnnrec_utils.models import embedding_table
 from gnnrec_utils.training import EarlyStopping, new_history
@@ -283,7 +283,11 @@ class PolicyGenerator:
         if exclude is None:
             self.mask = None
         else:
-            self.mask = _indicator(*exclude, self.n_users, self.n_items).toarray().astype(bool)
+            self.mask = (
+                interaction_matrix(*exclude, self.n_users, self.n_items, duplicates="collapse")
+                .toarray()
+                .astype(bool)
+            )
             if self.mask.all(axis=1).any():
                 raise ValueError("a user has every item excluded: the policy would be empty")
         self._mask_tf = None if self.mask is None else tf.constant(self.mask)
@@ -665,7 +669,11 @@ def fit_gan(
         if item_popularity is None
         else np.asarray(item_popularity)
     )
-    train = _indicator(u_all, i_all, n_users, n_items).toarray().astype(bool)
+    train = (
+        interaction_matrix(u_all, i_all, n_users, n_items, duplicates="collapse")
+        .toarray()
+        .astype(bool)
+    )
     d_step = discriminator_train_step(
         discriminator, tf.keras.optimizers.Adam(learning_rate=d_lr), reg=d_reg
     )
@@ -900,7 +908,7 @@ def co_interaction(users, items, n_users: int, n_items: int) -> tuple[np.ndarray
     when both users have no items). **Output**: ``(overlap, jaccard)``, two float64 arrays of
     length :math:`n_\text{users}(n_\text{users}-1)/2`.
     """
-    R = _indicator(users, items, n_users, n_items)
+    R = interaction_matrix(users, items, n_users, n_items, duplicates="collapse")
     C = (R @ R.T).toarray()
     deg = np.diag(C).copy()
     a, b = np.triu_indices(int(n_users), 1)
@@ -933,7 +941,7 @@ def graph_statistics(
     - with ``holdout = (users, items)``: ``"holdout_hit"``, the share of edges that are
       held-out (e.g. test) edges.
     """
-    R = _indicator(users, items, n_users, n_items)
+    R = interaction_matrix(users, items, n_users, n_items, duplicates="collapse")
     deg_items = np.asarray(R.sum(axis=0)).ravel()
     overlap, jaccard = co_interaction(users, items, n_users, n_items)
     out = {
@@ -945,13 +953,13 @@ def graph_statistics(
         "mean_jaccard": float(jaccard.mean()),
     }
     if reference is not None:
-        Rr = _indicator(*reference, n_users, n_items)
+        Rr = interaction_matrix(*reference, n_users, n_items, duplicates="collapse")
         deg_ref = np.asarray(Rr.sum(axis=0)).ravel()
         _, jac_ref = co_interaction(*reference, n_users, n_items)
         out["ks_item_degree"] = ks_statistic(deg_items, deg_ref)
         out["jaccard_corr"] = float(np.corrcoef(jaccard, jac_ref)[0, 1])
         out["edge_overlap"] = float(R.multiply(Rr).nnz / max(R.nnz, 1))
     if holdout is not None:
-        H = _indicator(*holdout, n_users, n_items)
+        H = interaction_matrix(*holdout, n_users, n_items, duplicates="collapse")
         out["holdout_hit"] = float(R.multiply(H).nnz / max(R.nnz, 1))
     return out
