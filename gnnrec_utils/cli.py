@@ -8,9 +8,9 @@ No module of the package imports it (a test checks); the pieces it calls are
 
 ::
 
-    gnnrec-evaluate --model {pop,ease,gf-cf,bpr,lightgcn,gcnmf} \
+    gnnrec-evaluate --model {pop,item-knn,ease,gf-cf,bpr,lightgcn,gcnmf} \
         --train TRAIN --valid VALID --test TEST [--seed N] [--epochs N] [--out metrics.json]
-        [--timings] [--quiet]
+        [--timings] [--quiet] [--no-store]
 
 (or ``python -m gnnrec_utils.cli …``). Reads the three interaction files, treats every row as
 an implicit positive, fits the model and prints the test (and validation) metrics as JSON,
@@ -18,6 +18,12 @@ also written to ``--out``. Models: ``pop`` (popularity), ``ease`` (EASE) and ``g
 GF-CF graph filter) are fitted in closed form (:mod:`gnnrec_utils.closed_form`; ``--epochs``
 does not apply); ``bpr``, ``lightgcn`` and ``gcnmf`` are trained with BPR and early stopping on
 the validation file. Hyperparameters are :data:`gnnrec_utils.recipes.MODEL_DEFAULTS`.
+
+**Train once.** A trained model (``bpr``, ``lightgcn``, ``gcnmf``) is saved to the model store
+(:mod:`gnnrec_utils.store`; ``outputs/models``, or ``GNNREC_MODEL_STORE``) under the files'
+content hash, the settings and the seed; the next run with the same files, model, ``--epochs``
+and ``--seed`` loads it (one line on stderr says "trained" or "loaded"; the JSON is the same
+either way). ``--no-store`` trains and saves nothing.
 
 **Reproducible output.** The JSON holds only what the files, ``--model``, ``--seed`` and
 ``--epochs`` determine, with sorted keys, so two identical runs write byte-identical files
@@ -57,6 +63,7 @@ from gnnrec_utils.recipes import (
     train_model,
 )
 from gnnrec_utils.seeding import seed_everything
+from gnnrec_utils.store import default_store
 
 import argparse
 import json
@@ -217,6 +224,12 @@ def _parser() -> argparse.ArgumentParser:
         "between identical runs",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-store",
+        action="store_true",
+        help="train even if the model store (outputs/models; GNNREC_MODEL_STORE) holds this "
+        "model for these files, settings and seed, and do not save it",
+    )
     return p
 
 
@@ -234,7 +247,8 @@ def _run(args: argparse.Namespace, warn) -> tuple[dict, Path | None]:
     _check_memory(args.model, n_users, n_items)
     if args.model == "gf-cf":
         _check_gfcf(n_users, n_items)
-    seed_everything(args.seed)  # the application seeds the global generators (GCN+MF's dropout)
+    # the application seeds the global generators (GCN+MF's dropout draws from them)
+    seed_everything(args.seed, tensorflow=args.model in TRAINED_MODELS)
     start = time.perf_counter()
     model, history = train_model(
         args.model,
@@ -245,6 +259,8 @@ def _run(args: argparse.Namespace, warn) -> tuple[dict, Path | None]:
         seed=args.seed,
         epochs=args.epochs,
         progress=not args.quiet,
+        store=None if args.no_store else default_store(),
+        say=warn,  # "trained …" or "loaded from the store …", on stderr
     )
     fitted = time.perf_counter()
     test_eval = RankingEvaluator(

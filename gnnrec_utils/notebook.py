@@ -49,32 +49,36 @@ def resolve_quick(quick: bool) -> bool:
     return bool(quick) or os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
-def json_plain(value: Any, paths: str = "posix") -> Any:
+def json_plain(value: Any, paths: str = "posix", nonfinite: str = "refuse") -> Any:
     """``value`` as plain JSON values: mappings -> dicts with text keys, tuples and arrays ->
     lists, NumPy scalars -> Python numbers; NaN and infinities raise ``ValueError``, any
     other type raises ``TypeError`` naming it.
 
     ``paths``: ``"posix"`` writes a :class:`~pathlib.Path` as ``a/b`` text (headline results);
     ``"refuse"`` raises ``TypeError`` (an artefact manifest must not record machine paths).
+    ``nonfinite``: ``"refuse"`` (headline results: a NaN there is a bug) or ``"keep"`` (a
+    training history, whose "best so far" may start at ``-inf``; Python's ``json`` writes them).
 
     The one converter of the package: :func:`record_results` (every notebook's last cell) and
     :func:`gnnrec_utils.artefacts.save_artefacts` (notebook 01's artefacts) use it.
     """
     if paths not in ("posix", "refuse"):
         raise ValueError(f'paths must be "posix" or "refuse", got {paths!r}')
+    if nonfinite not in ("refuse", "keep"):
+        raise ValueError(f'nonfinite must be "refuse" or "keep", got {nonfinite!r}')
     if isinstance(value, Mapping):
-        return {str(k): json_plain(v, paths) for k, v in value.items()}
+        return {str(k): json_plain(v, paths, nonfinite) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_plain(v, paths) for v in value]
+        return [json_plain(v, paths, nonfinite) for v in value]
     if isinstance(value, np.ndarray):
-        return json_plain(value.tolist(), paths)
+        return json_plain(value.tolist(), paths, nonfinite)
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, Path):
         if paths == "refuse":
             raise TypeError("paths are machine-specific; do not record them")
         return value.as_posix()
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value) and nonfinite != "keep":
         raise ValueError(f"refusing to record a non-finite number ({value!r})")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

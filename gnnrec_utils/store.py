@@ -36,6 +36,9 @@ Taught in ``notebooks/03_mf_recommendation.ipynb`` (§3, "Train once"); used by 
 
 from __future__ import annotations
 
+from gnnrec_utils.artefacts import file_digest
+from gnnrec_utils.notebook import json_plain
+
 import hashlib
 import importlib.util
 import json
@@ -48,6 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+def _plain(value: Any) -> Any:
+    """A training history as JSON values (NumPy to Python; a ``-inf`` "best so far" kept)."""
+    return json_plain(value, nonfinite="keep")
+
 
 __all__ = [
     "STORE_ENV",
@@ -69,14 +78,6 @@ _WEIGHTS, _META = "weights.npz", "meta.json"
 
 class StoreWarning(UserWarning):
     """A store entry was corrupt and is being retrained (the message names its folder)."""
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_version(modules: tuple[str, ...] = MODULES) -> str:
@@ -114,19 +115,6 @@ def split_fingerprint(
     return digest.hexdigest()
 
 
-def _jsonable(value: Any) -> Any:
-    """History values as JSON (NumPy arrays and scalars to lists and numbers; NaN kept)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def default_store(environ: Mapping[str, str] | None = None) -> ModelStore | None:
     """The store under ``<outputs>/models``, another folder, or None (``GNNREC_MODEL_STORE``)."""
     env = os.environ if environ is None else environ
@@ -162,7 +150,7 @@ class ModelStore:
     def identity(recipe: str, settings: Mapping, split: str, seed: int) -> dict:
         return {
             "recipe": str(recipe),
-            "settings": _jsonable(dict(settings)),
+            "settings": _plain(dict(settings)),
             "split": str(split),
             "seed": int(seed),
             "format": FORMAT_VERSION,
@@ -182,7 +170,7 @@ class ModelStore:
             meta = json.loads(meta_path.read_text())
             if meta["identity"] != json.loads(json.dumps(identity)):
                 return "corrupt: its meta.json describes another model"
-            if _sha256_file(weights_path) != meta["weights_sha256"]:
+            if file_digest(weights_path) != meta["weights_sha256"]:
                 return "corrupt: weights.npz does not match the hash in meta.json"
             with np.load(weights_path, allow_pickle=False) as data:
                 weights = [data[f"arr_{k}"] for k in range(len(data.files))]
@@ -209,13 +197,13 @@ class ModelStore:
         try:
             np.savez(tmp / _WEIGHTS, *weights)
             meta = {
-                "identity": _jsonable(dict(identity)),
-                "weights_sha256": _sha256_file(tmp / _WEIGHTS),
+                "identity": _plain(dict(identity)),
+                "weights_sha256": file_digest(tmp / _WEIGHTS),
                 "shapes": [list(np.shape(w)) for w in weights],
                 "code_version": code_version(),
                 "libraries": _library_versions(),
                 "train_seconds": train_seconds,
-                "history": _jsonable(history),
+                "history": _plain(history),
             }
             (tmp / _META).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
             if folder.exists():  # replace a corrupt/stale entry: old out of the way first
@@ -274,7 +262,7 @@ class ModelStore:
         history = train(model)
         seconds = time.perf_counter() - start
         # the caller gets the history as a load would give it (JSON types): same either way
-        history = json.loads(json.dumps(_jsonable(history)))
+        history = json.loads(json.dumps(_plain(history)))
         self.save(identity, model.get_weights(), history, train_seconds=seconds)
         if say:
             say(f"{name}: trained in {seconds:.0f} s and saved to the store")

@@ -155,7 +155,7 @@ def test_every_kind_of_damage_is_retrained(tmp_path, split, damage):
             meta["identity"]["seed"] = 99
         else:  # arrays of other shapes, with a matching hash: caught when loading
             np.savez(folder / "weights.npz", np.zeros((2, 2), np.float32))
-            meta["weights_sha256"] = store_mod._sha256_file(folder / "weights.npz")
+            meta["weights_sha256"] = store_mod.file_digest(folder / "weights.npz")
         meta_path.write_text(json.dumps(meta))
     lines = []
     with pytest.warns(store_mod.StoreWarning, match="corrupt"):
