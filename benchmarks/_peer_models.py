@@ -17,8 +17,8 @@ from __future__ import annotations
 import gnnrec_utils  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from gnnrec_utils import graph as G
 from gnnrec_utils import models
-from gnnrec_utils._validate import indicator as _indicator
 from gnnrec_utils.closed_form import _ItemItemRecommender
+from gnnrec_utils.graph import interaction_matrix
 
 import numpy as np
 import scipy.sparse as sp
@@ -88,7 +88,7 @@ class PolyFilter(_ItemItemRecommender):
         self.F = np.zeros((self.n_items, self.n_items))
 
     def fit(self, users, items) -> PolyFilter:
-        self.R = _indicator(users, items, self.n_users, self.n_items)
+        self.R = interaction_matrix(users, items, self.n_users, self.n_items, duplicates="collapse")
         d_u = np.asarray(self.R.sum(axis=1)).ravel()
         R_bar = sp.diags(np.divide(1.0, np.sqrt(d_u), out=np.zeros_like(d_u), where=d_u > 0))
         R_bar = R_bar @ self.R

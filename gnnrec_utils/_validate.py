@@ -1,10 +1,8 @@
 """Input checks shared by the graph, model, training, GAN and evaluation modules (private).
 
 :func:`index_array` is the one validator of a vector of 0-based indices; it raises
-``ValueError`` naming the argument and what is wrong with it. The binary interaction matrix
-:math:`R \\in \\{0, 1\\}^{n_u \\times n_i}` has one home,
-:func:`gnnrec_utils.graph.interaction_matrix` (``duplicates="collapse"`` for an indicator);
-:func:`indicator` only forwards to it until its last callers are moved.
+``ValueError`` naming the argument and what is wrong with it. The binary interaction
+matrix has one home, :func:`gnnrec_utils.graph.interaction_matrix`.
 """
 
 from __future__ import annotations
@@ -38,14 +36,3 @@ def index_array(x, n: int, name: str) -> np.ndarray:
             f"position {k}: {int(arr[k])} (ids are 0-based; MovieLens files are 1-based)"
         )
     return arr
-
-
-def indicator(users, items, n_users: int, n_items: int):
-    """Binary CSR ``(n_users, n_items)``, 1.0 at every ``(users[k], items[k])``.
-
-    Forwards to ``graph.interaction_matrix(users, items, n_users, n_items,
-    duplicates="collapse")``, the one builder; call that instead.
-    """
-    from gnnrec_utils.graph import interaction_matrix
-
-    return interaction_matrix(users, items, n_users, n_items, duplicates="collapse")

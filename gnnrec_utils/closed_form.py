@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from gnnrec_utils import graph as G
 from gnnrec_utils._validate import index_array as _ids
-from gnnrec_utils._validate import indicator as _indicator
 
 import numpy as np
 import scipy.linalg as sla
@@ -121,7 +120,9 @@ class EASE(_ItemItemRecommender):
         self.B = np.zeros((self.n_items, self.n_items))
 
     def fit(self, users, items) -> EASE:
-        self.R = _indicator(users, items, self.n_users, self.n_items)
+        self.R = G.interaction_matrix(
+            users, items, self.n_users, self.n_items, duplicates="collapse"
+        )
         self.B = ease_weights(self.R, self.reg)
         return self
 
@@ -190,7 +191,9 @@ class GFCF(_ItemItemRecommender):
         self.P = np.zeros((self.n_items, self.n_items))
 
     def fit(self, users, items) -> GFCF:
-        self.R = _indicator(users, items, self.n_users, self.n_items)
+        self.R = G.interaction_matrix(
+            users, items, self.n_users, self.n_items, duplicates="collapse"
+        )
         R_tilde, d_i = normalized_interactions(self.R)
         self.P = (R_tilde.T @ R_tilde).toarray()
         if self.alpha > 0:

@@ -37,8 +37,8 @@ This module makes it concrete for a user–item graph, following IRGAN (Wang et 
 - :func:`discriminator_train_step` and :func:`generator_train_step`: one step of each player
   (notebook 05 §4.1 writes both out in plain TensorFlow and asserts they equal these);
 - :func:`fit_gan`: alternating D and G updates with a history for plots;
-- :data:`GAN_DEFAULTS`: the settings notebook 05 chose on validation (one place, read by
-  notebook 06);
+- the settings notebook 05 chose on validation live in the recipe registry,
+  ``gnnrec_utils.recipes.MODEL_DEFAULTS["gan"]`` (read by notebook 06);
 - graph generation: :func:`sample_graph` (a synthetic graph with given user degrees),
   :func:`configuration_model` (degree-preserving random baseline), :func:`ks_statistic`,
   :func:`co_interaction`, :func:`graph_statistics`.
@@ -68,7 +68,6 @@ from scipy.stats import ks_2samp
 
 __all__ = [
     "BASELINES",
-    "GAN_DEFAULTS",
     "Discriminator",
     "PolicyGenerator",
     "reward_from_logits",
@@ -89,23 +88,6 @@ __all__ = [
 
 BASELINES = ("loo", "ema", "none")
 
-#: The graph GAN's settings on MovieLens-100K, chosen by notebook 05 (§5.1) on the validation
-#: split only: a small grid, one value at a time, over the generator's learning rate ``g_lr``
-#: (5e-4, 1e-3, 5e-3), then the temperature (0.5, 1, 2), then the draws per user ``n_samples``
-#: (4, 16, 64); one seed, 15 epochs, the kept epoch's validation NDCG@20 as the criterion
-#: (0.2471 against 0.2460 before the game; the seven settings span -0.0005 to +0.0012, and
-#: ``n_samples`` 64 ties with 16 to four decimals, so this is the best of a flat grid, not a
-#: clear optimum). The discriminator's settings (``d_lr``, ``d_reg``) and the leave-one-out
-#: baseline were not tuned. ``temperature`` and ``exclude_train`` configure
-#: :class:`PolicyGenerator` (``exclude=train`` when True), ``epochs`` and ``fit`` go to
-#: :func:`fit_gan`. Notebook 06 reads this dict instead of copying the values; notebook 05
-#: prints whether its grid still picks them.
-GAN_DEFAULTS: dict = {
-    "temperature": 2.0,
-    "exclude_train": False,
-    "epochs": 15,
-    "fit": {"n_samples": 16, "g_lr": 5e-4, "d_lr": 1e-2, "d_reg": 1e-3, "baseline": "loo"},
-}
 _MASKED = -1e9  # logit of an excluded item: exp() underflows to exactly 0 in float32
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "interaction_matrix",
     "interaction_union",
     "bipartite_adjacency",
+    "user_item_adjacency",
     "degrees",
     "normalized_adjacency",
     "gcn_operator",
@@ -165,6 +166,24 @@ def bipartite_adjacency(R) -> sp.csr_matrix:
     A = sp.bmat([[None, R], [R.T, None]], format="csr", dtype=np.float64)
     A.sort_indices()
     return A
+
+
+def user_item_adjacency(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
+    r"""The bipartite adjacency of the given (training) interactions, users first:
+    :func:`bipartite_adjacency` of :func:`interaction_matrix`.
+
+    .. math::
+        A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}, \qquad R_{ui} = 1 \text{ if }
+        (u, i) \text{ is a training interaction}
+
+    **Input**: ``users``, ``items``: 0-based ids of shape ``(n_interactions,)``.
+    **Output**: ``(n_users + n_items, n_users + n_items)`` CSR, float64, symmetric, binary.
+
+    Pass the **training** interactions only: validation and test edges must stay invisible to
+    a model that propagates along edges. Used by LightGCN, GCN + MF (notebook 03) and the node
+    classifiers (notebook 04).
+    """
+    return bipartite_adjacency(interaction_matrix(users, items, n_users, n_items))
 
 
 def degrees(A) -> np.ndarray:

@@ -719,12 +719,12 @@ def lightgcn_from_interactions(users, items, n_users: int, n_items: int, **kwarg
     Builds :math:`\hat A = D^{-1/2} A D^{-1/2}` with :func:`graph.lightgcn_operator`;
     ``kwargs`` go to :class:`LightGCN` (``dim``, ``n_layers``, ``init_std``, ``seed`` …).
     """
-    A = G.bipartite_adjacency(G.interaction_matrix(users, items, n_users, n_items))
+    A = G.user_item_adjacency(users, items, n_users, n_items)
     return LightGCN(n_users, n_items, G.lightgcn_operator(A), **kwargs)
 
 
 def gcnmf_from_interactions(users, items, n_users: int, n_items: int, **kwargs) -> GCNMF:
     r"""A :class:`GCNMF` on the renormalised graph :math:`\tilde D^{-1/2}(A+I)\tilde D^{-1/2}`
     of the training interactions; ``kwargs`` go to :class:`GCNMF`."""
-    A = G.bipartite_adjacency(G.interaction_matrix(users, items, n_users, n_items))
+    A = G.user_item_adjacency(users, items, n_users, n_items)
     return GCNMF(n_users, n_items, G.gcn_operator(A), **kwargs)

@@ -5,8 +5,8 @@ films, or the gender or age group of users) from the graph and the node features
 the labels of only a fraction of the nodes. This module holds what notebook 04 uses more than
 once, in the order a reader meets it:
 
-1. **Tasks** -- :func:`user_item_adjacency` (the bipartite graph of the *training*
-   interactions only), :func:`block_features` (users and items have different feature
+1. **Tasks** -- :func:`~gnnrec_utils.graph.user_item_adjacency` (the bipartite graph of
+   the *training* interactions only), :func:`block_features` (users and items have different feature
    columns: each type gets its own block, zeros elsewhere), :func:`structural_features`
    (the featureless ablations :math:`X = I` and degree only) and :class:`NodeTask`, built by
    :func:`build_node_task`, which drops the target columns from the features and refuses a
@@ -48,6 +48,7 @@ from __future__ import annotations
 from gnnrec_utils import graph
 from gnnrec_utils._progress import tqdm
 from gnnrec_utils.experiments import run_seeds
+from gnnrec_utils.graph import user_item_adjacency
 
 import dataclasses
 import functools
@@ -177,23 +178,6 @@ class NodeTask:
             f"{self.adjacency.nnz} adjacency non-zeros, {self.nodes.size} labelled, "
             f"{self.n_classes} classes, {self.n_features} features)"
         )
-
-
-def user_item_adjacency(users, items, n_users: int, n_items: int) -> sp.csr_matrix:
-    r"""The bipartite adjacency of the given (training) interactions, users first.
-
-    .. math::
-        A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}, \qquad R_{ui} = 1 \text{ if }
-        (u, i) \text{ is a training interaction}
-
-    **Input**: ``users``, ``items``: 0-based ids of shape ``(n_interactions,)``.
-    **Output**: ``(n_users + n_items, n_users + n_items)`` CSR, float64, symmetric, binary.
-
-    Pass the **training** interactions only: validation and test edges must stay invisible to
-    a model that propagates along edges (the same rule as for the recommenders).
-    """
-    R = graph.interaction_matrix(users, items, n_users, n_items)
-    return graph.bipartite_adjacency(R)
 
 
 def block_features(

@@ -102,7 +102,13 @@ MODEL_DEFAULTS: dict[str, dict] = {
         "model": {"dim": 64},
         "fit": {"epochs": 100, "batch_size": 1024, "lr": 3e-3, "reg": 0.1, "patience": 5},
     },
-    # The graph GAN (notebook 05): G starts from the trained LightGCN, D from BPR-MF.
+    # The graph GAN (notebook 05): G starts from the trained LightGCN, D from BPR-MF. Chosen in
+    # notebook 05 §5.1 on the validation split only: one value at a time, the generator's
+    # learning rate g_lr (5e-4, 1e-3, 5e-3), then the temperature (0.5, 1, 2), then the draws
+    # per user n_samples (4, 16, 64); one seed, 15 epochs, the kept epoch's validation NDCG@20
+    # as the criterion — a flat grid (the notebook prints its spread), not a clear optimum. The
+    # discriminator's d_lr, d_reg and the leave-one-out baseline were not tuned. "model" goes to
+    # gan.PolicyGenerator (exclude=train when exclude_train), "fit" to gan.fit_gan.
     "gan": {
         "model": {"temperature": 2.0, "exclude_train": False},
         "fit": {

@@ -434,13 +434,17 @@ def test_generator_train_step_rejects_an_unknown_baseline():
         gan.generator_train_step(G, D, tf.keras.optimizers.SGD(0.1), baseline="mean")
 
 
-def test_gan_defaults_configure_the_generator_and_fit_gan():
-    d = gan.GAN_DEFAULTS
-    assert set(d) == {"temperature", "exclude_train", "epochs", "fit"}
-    assert d["fit"]["baseline"] in gan.BASELINES and d["epochs"] >= 1
+def test_gan_recipe_configures_the_generator_and_fit_gan():
+    from gnnrec_utils.recipes import MODEL_DEFAULTS
+
+    d = MODEL_DEFAULTS["gan"]
+    assert set(d) == {"model", "fit", "players"}
+    assert d["fit"]["baseline"] in gan.BASELINES and d["fit"]["epochs"] >= 1
     G, D, (tu, ti) = _players()
     G = gan.PolicyGenerator(
-        G.model, temperature=d["temperature"], exclude=(tu, ti) if d["exclude_train"] else None
+        G.model,
+        temperature=d["model"]["temperature"],
+        exclude=(tu, ti) if d["model"]["exclude_train"] else None,
     )
     h = gan.fit_gan(
         G,
@@ -452,7 +456,8 @@ def test_gan_defaults_configure_the_generator_and_fit_gan():
         d_batch_size=64,
         seed=0,
         progress=False,
-        **d["fit"],
+        **{k: v for k, v in d["fit"].items() if k != "epochs"},
     )
-    assert h["params"]["temperature"] == d["temperature"]
-    assert {k: h["params"][k] for k in d["fit"]} == d["fit"]
+    assert h["params"]["temperature"] == d["model"]["temperature"]
+    fit = {k: v for k, v in d["fit"].items() if k != "epochs"}
+    assert {k: h["params"][k] for k in fit} == fit
