@@ -431,3 +431,23 @@ def test_cli_help_lists_every_model():
     for name in recipes.CLI_MODELS:
         assert name in text
     assert "byte-identical" in text and "--timings" in text
+
+
+@pytest.mark.parametrize("model", ["gcnmf", "bpr"])
+def test_cli_trains_once_and_prints_the_same_json_when_it_loads(
+    model, files, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GNNREC_MODEL_STORE", str(tmp_path / "store"))
+    argv = [
+        "--model", model, "--train", files["train"], "--valid", files["valid"],
+        "--test", files["test"], "--epochs", "3", "--seed", "5", "--quiet",
+    ]  # fmt: skip
+    code, first, err1 = run_main(capsys, argv)
+    assert code == 0 and "(seed 5): trained in" in err1 and "saved to the store" in err1
+    code, second, err2 = run_main(capsys, argv)
+    assert code == 0 and "(seed 5): loaded from the store" in err2
+    assert first == second  # byte-identical JSON, trained or loaded
+    code, third, err3 = run_main(capsys, [*argv, "--no-store"])
+    assert code == 0 and "store" not in err3 and third == first  # trained again, same numbers
+    code, _, err4 = run_main(capsys, [*argv[:-2], "6", "--quiet"])  # another seed: trained
+    assert "(seed 6): trained in" in err4
