@@ -48,6 +48,7 @@ __all__ = [
     "CLI_MODELS",
     "TRAINED_MODELS",
     "settings_of",
+    "describe",
     "build_model",
     "train_model",
 ]
@@ -178,6 +179,19 @@ def settings_of(
     return out
 
 
+def describe(name: str, settings: dict) -> str:
+    """The model's display name plus what differs from the registry, e.g.
+    ``"BPR-MF [patience=3]"`` or ``"LightGCN [epochs=10]"`` (the store's one-line reports)."""
+    default = settings_of(name)
+    changed = [
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for part in ("model", "fit")
+        for k, v in settings.get(part, {}).items()
+        if default.get(part, {}).get(k) != v
+    ]
+    return LABELS[name] + (f" [{', '.join(changed)}]" if changed else "")
+
+
 def build_model(
     name: str, train: tuple, n_users: int, n_items: int, seed: int, ratings=None, **overrides
 ):
@@ -290,7 +304,7 @@ def train_model(
     else:
         split = split_fingerprint(train, valid, n_users, n_items)
     evaluator = RankingEvaluator(valid, n_users, n_items, exclude=[train])
-    label = LABELS[name]
+    label = describe(name, settings)
 
     if name == "gan":
         return _train_gan(
@@ -413,10 +427,24 @@ def _train_gan(
         history = fit(pair)
     else:
         pair, history, _ = store.fit_or_load(
-            "gan", full, split, seed, build, fit, label=LABELS["gan"], say=say
+            "gan", full, split, seed, build, fit, label=_gan_label(settings, players), say=say
         )
     pair.generator.discriminator = pair.discriminator
     return pair.generator, history
+
+
+def _gan_label(settings: dict, players: dict) -> str:
+    """``describe`` of the GAN, plus its players' settings where they differ from the registry."""
+    label = describe("gan", settings)
+    played = {
+        describe(k, settings_of(k, **_player_overrides(players))).split(" [", 1)[-1]
+        for k in MODEL_DEFAULTS["gan"]["players"].values()
+    }
+    played = {p.rstrip("]") for p in played if p.endswith("]")}
+    if not played:
+        return label
+    extra = "players " + "; ".join(sorted(played))  # no colon: the report is "<name>: …"
+    return label[:-1] + f"; {extra}]" if label.endswith("]") else f"{label} [{extra}]"
 
 
 def _player_overrides(players: dict) -> dict:

@@ -75,10 +75,10 @@ def test_gan_reuses_its_stored_players(tmp_path, split):
     store = store_mod.ModelStore(tmp_path)
     lines = []
     g1, _ = _fit("gan", split, store, lines)
-    assert [line.split(":")[0] for line in lines] == [
-        "LightGCN (seed 3)",
-        "BPR-MF (seed 3)",
-        "GAN generator (seed 3)",
+    assert [line.split(":")[0] for line in lines] == [  # what differs from the registry, named
+        "LightGCN [epochs=2] (seed 3)",
+        "BPR-MF [epochs=2] (seed 3)",
+        "GAN generator [epochs=1, n_samples=4; players epochs=2] (seed 3)",
     ]
     assert all("trained in" in line for line in lines)
     lines.clear()
@@ -227,6 +227,12 @@ def test_closed_form_models_and_bad_requests(split):
         recipes.settings_of("ease", fit_kwargs={"lr": 1.0})
     with pytest.raises(ValueError, match="players takes"):
         recipes.train_model("gan", train, valid, N_USERS, N_ITEMS, players={"lr": 1})
+
+
+def test_describe_names_what_differs_from_the_registry():
+    assert recipes.describe("gcnmf", recipes.settings_of("gcnmf")) == "GCN+MF"
+    s = recipes.settings_of("bpr", epochs=10, fit_kwargs={"patience": 3, "lr": 4e-3})
+    assert recipes.describe("bpr", s) == "BPR-MF [epochs=10, lr=0.004, patience=3]"
 
 
 def test_registry_is_complete_and_labelled():
