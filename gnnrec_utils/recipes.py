@@ -283,7 +283,8 @@ def train_model(
     - ``mf`` needs ``ratings = (train_ratings, valid_ratings)`` and early-stops on validation
       RMSE;
     - ``gan`` trains (or loads) its players first — ``players`` overrides their settings,
-      e.g. ``{"epochs": 10}`` — then plays the game; the returned model is the
+      e.g. ``{"epochs": 10}``, or per player ``{"lightgcn": {...}, "bpr": {...}}`` — then
+      plays the game; the returned model is the
       :class:`~gnnrec_utils.gan.PolicyGenerator`, with its trained discriminator as
       ``model.discriminator``.
 
@@ -388,9 +389,9 @@ def _train_gan(
             progress=progress,
             store=store,
             say=say,
-            **_player_overrides(players),
+            **_player_overrides(players, key),
         )
-        player_settings[role] = {key: settings_of(key, **_player_overrides(players))}
+        player_settings[role] = {key: settings_of(key, **_player_overrides(players, key))}
     full = {**settings, "players": player_settings}
     g_key = roles["generator"]
 
@@ -402,7 +403,7 @@ def _train_gan(
                 n_users,
                 n_items,
                 seed,
-                **settings_of(g_key, **_player_overrides(players))["model"],
+                **settings_of(g_key, **_player_overrides(players, g_key))["model"],
             ),
             temperature=settings["model"]["temperature"],
             exclude=train if settings["model"]["exclude_train"] else None,
@@ -437,7 +438,7 @@ def _gan_label(settings: dict, players: dict) -> str:
     """``describe`` of the GAN, plus its players' settings where they differ from the registry."""
     label = describe("gan", settings)
     played = {
-        describe(k, settings_of(k, **_player_overrides(players))).split(" [", 1)[-1]
+        describe(k, settings_of(k, **_player_overrides(players, k))).split(" [", 1)[-1]
         for k in MODEL_DEFAULTS["gan"]["players"].values()
     }
     played = {p.rstrip("]") for p in played if p.endswith("]")}
@@ -447,8 +448,18 @@ def _gan_label(settings: dict, players: dict) -> str:
     return label[:-1] + f"; {extra}]" if label.endswith("]") else f"{label} [{extra}]"
 
 
-def _player_overrides(players: dict) -> dict:
-    """``players`` as keyword arguments of :func:`train_model`/:func:`settings_of`."""
+def _player_overrides(players: dict, key: str) -> dict:
+    """``players`` as keyword arguments of :func:`train_model`/:func:`settings_of` for the
+    player ``key``: one set for both (``{"epochs": 10}``) or one per player
+    (``{"lightgcn": {"epochs": 15}, "bpr": {"epochs": 10}}``)."""
+    if any(k in MODEL_DEFAULTS for k in players):
+        unknown = set(players) - set(MODEL_DEFAULTS["gan"]["players"].values())
+        if unknown:
+            raise ValueError(
+                f"players are {sorted(MODEL_DEFAULTS['gan']['players'].values())}, "
+                f"got {sorted(unknown)}"
+            )
+        players = players.get(key, {})
     allowed = {"epochs", "model_kwargs", "fit_kwargs"}
     unknown = set(players) - allowed
     if unknown:

@@ -39,6 +39,7 @@ from __future__ import annotations
 from gnnrec_utils.artefacts import file_digest
 from gnnrec_utils.notebook import json_plain
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -80,8 +81,13 @@ class StoreWarning(UserWarning):
     """A store entry was corrupt and is being retrained (the message names its folder)."""
 
 
+@functools.cache
 def code_version(modules: tuple[str, ...] = MODULES) -> str:
-    """SHA-256 over the source files of ``gnnrec_utils.<module>`` for each existing module."""
+    """SHA-256 over the source files of ``gnnrec_utils.<module>`` for each existing module.
+
+    Computed once per process: the code that trains is the code that was imported, even if a
+    file is edited while a notebook runs.
+    """
     digest = hashlib.sha256()
     for name in modules:
         spec = importlib.util.find_spec(f"gnnrec_utils.{name}")

@@ -241,3 +241,15 @@ def test_registry_is_complete_and_labelled():
     s = recipes.settings_of("lightgcn", epochs=7, model_kwargs={"n_layers": 2})
     assert s["fit"]["epochs"] == 7 and s["model"]["n_layers"] == 2
     assert recipes.MODEL_DEFAULTS["lightgcn"]["fit"]["epochs"] == 300  # defaults untouched
+
+
+def test_gan_players_can_have_settings_of_their_own(tmp_path, split):
+    store = store_mod.ModelStore(tmp_path)
+    lines = []
+    _fit("gan", split, store, lines, players={"lightgcn": {"epochs": 2}, "bpr": {"epochs": 1}})
+    assert lines[0].startswith("LightGCN [epochs=2] (seed 3): trained in")
+    assert lines[1].startswith("BPR-MF [epochs=1] (seed 3): trained in")
+    assert "players epochs=1; epochs=2" in lines[2]
+    train, valid, _ = split
+    with pytest.raises(ValueError, match="players are"):
+        recipes.train_model("gan", train, valid, N_USERS, N_ITEMS, players={"ease": {}})
