@@ -45,12 +45,13 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_training
 import gnnrec_utils  # noqa: E402, F401  (selects tf-keras first)
-from gnnrec_utils import paths  # noqa: E402
 from gnnrec_utils.metrics import RankingEvaluator  # noqa: E402
 from gnnrec_utils.recipes import MODEL_DEFAULTS, build_model, train_model  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_training import movielens_split  # noqa: E402  (notebook 01's random split)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "outputs" / "bench_speed"
@@ -60,21 +61,6 @@ NAMES = {"bpr": "BPR-MF", "lightgcn": "LightGCN", "gcnmf": "GCN+MF"}
 def load_line() -> str:
     a, b, c = os.getloadavg()
     return f"load average {a:.2f} / {b:.2f} / {c:.2f} (1/5/15 min), {os.cpu_count()} CPUs"
-
-
-def movielens_split():
-    """Notebook 01's random split: train, valid, test as ``(users, items)``; 943 × 1,682."""
-    from gnnrec_utils.artefacts import load_artefacts
-
-    a = load_artefacts(paths.data_dir() / "processed").arrays
-
-    def pair(part):
-        return (
-            a[f"random_{part}_user"].astype(np.int64),
-            a[f"random_{part}_item"].astype(np.int64),
-        )
-
-    return pair("train"), pair("valid"), pair("test"), 943, 1682
 
 
 def ms(values) -> tuple[float, float]:

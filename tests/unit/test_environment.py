@@ -106,6 +106,7 @@ LOCAL = {
     "make_student",
     "run_notebooks",
     "_peer_models",
+    "bench_training",
 }
 
 
