@@ -179,16 +179,21 @@ def settings_of(
     return out
 
 
-def describe(name: str, settings: dict) -> str:
-    """The model's display name plus what differs from the registry, e.g.
-    ``"BPR-MF [patience=3]"`` or ``"LightGCN [epochs=10]"`` (the store's one-line reports)."""
+def _changes(name: str, settings: dict) -> list[str]:
+    """The settings that differ from the registry's, as ``key=value`` strings."""
     default = settings_of(name)
-    changed = [
+    return [
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
         for part in ("model", "fit")
         for k, v in settings.get(part, {}).items()
         if default.get(part, {}).get(k) != v
     ]
+
+
+def describe(name: str, settings: dict) -> str:
+    """The model's display name plus what differs from the registry, e.g.
+    ``"BPR-MF [patience=3]"`` or ``"LightGCN [epochs=10]"`` (the store's one-line reports)."""
+    changed = _changes(name, settings)
     return LABELS[name] + (f" [{', '.join(changed)}]" if changed else "")
 
 
@@ -304,8 +309,9 @@ def train_model(
         split = split_fingerprint(train, valid, n_users, n_items, ratings=ratings)
     else:
         split = split_fingerprint(train, valid, n_users, n_items)
-    evaluator = RankingEvaluator(valid, n_users, n_items, exclude=[train])
     label = describe(name, settings)
+    # early stopping on validation NDCG@20 (explicit MF stops on RMSE: no ranking evaluator)
+    evaluator = None if name == "mf" else RankingEvaluator(valid, n_users, n_items, [train])
 
     if name == "gan":
         return _train_gan(
@@ -377,7 +383,11 @@ def _train_gan(
     from gnnrec_utils import gan
 
     roles = MODEL_DEFAULTS["gan"]["players"]
-    trained, player_settings = {}, {}
+    overrides = {key: _player_overrides(players, key) for key in roles.values()}
+    player_settings = {
+        role: {key: settings_of(key, **overrides[key])} for role, key in roles.items()
+    }
+    trained = {}
     for role, key in roles.items():
         trained[role], _ = train_model(
             key,
@@ -389,9 +399,8 @@ def _train_gan(
             progress=progress,
             store=store,
             say=say,
-            **_player_overrides(players, key),
+            **overrides[key],
         )
-        player_settings[role] = {key: settings_of(key, **_player_overrides(players, key))}
     full = {**settings, "players": player_settings}
     g_key = roles["generator"]
 
@@ -403,7 +412,7 @@ def _train_gan(
                 n_users,
                 n_items,
                 seed,
-                **settings_of(g_key, **_player_overrides(players, g_key))["model"],
+                **player_settings["generator"][g_key]["model"],
             ),
             temperature=settings["model"]["temperature"],
             exclude=train if settings["model"]["exclude_train"] else None,
@@ -428,24 +437,31 @@ def _train_gan(
         history = fit(pair)
     else:
         pair, history, _ = store.fit_or_load(
-            "gan", full, split, seed, build, fit, label=_gan_label(settings, players), say=say
+            "gan",
+            full,
+            split,
+            seed,
+            build,
+            fit,
+            label=_gan_label(settings, player_settings),
+            say=say,
         )
     pair.generator.discriminator = pair.discriminator
     return pair.generator, history
 
 
-def _gan_label(settings: dict, players: dict) -> str:
-    """``describe`` of the GAN, plus its players' settings where they differ from the registry."""
-    label = describe("gan", settings)
+def _gan_label(settings: dict, player_settings: dict) -> str:
+    """``describe`` of the GAN, plus its players' settings where they differ from the registry
+    (no colon inside: a store report reads "<name> (seed s): …")."""
+    parts = [", ".join(_changes("gan", settings))]
     played = {
-        describe(k, settings_of(k, **_player_overrides(players, k))).split(" [", 1)[-1]
-        for k in MODEL_DEFAULTS["gan"]["players"].values()
+        ", ".join(_changes(key, ps))
+        for role in player_settings.values()
+        for key, ps in role.items()
     }
-    played = {p.rstrip("]") for p in played if p.endswith("]")}
-    if not played:
-        return label
-    extra = "players " + "; ".join(sorted(played))  # no colon: the report is "<name>: …"
-    return label[:-1] + f"; {extra}]" if label.endswith("]") else f"{label} [{extra}]"
+    parts.append("players " + "; ".join(sorted(played - {""})) if played - {""} else "")
+    parts = [p for p in parts if p]
+    return LABELS["gan"] + (f" [{'; '.join(parts)}]" if parts else "")
 
 
 def _player_overrides(players: dict, key: str) -> dict:

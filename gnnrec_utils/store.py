@@ -243,11 +243,11 @@ class ModelStore:
         folder = self.path(identity)
         name = f"{label or recipe} (seed {seed})"
         found = self._read(folder, identity)
+        model = None
         if not isinstance(found, str):
             weights, meta = found
             model = build()
-            current = model.get_weights()
-            if [np.shape(w) for w in current] != [np.shape(w) for w in weights]:
+            if [np.shape(w) for w in model.get_weights()] != [np.shape(w) for w in weights]:
                 found = "corrupt: its arrays do not have the model's shapes"
             else:
                 model.set_weights(weights)
@@ -263,7 +263,8 @@ class ModelStore:
             )
         elif found.startswith("stale") and say:
             say(f"{name}: store entry is {found}; retraining")
-        model = build()
+        if model is None:  # (a model built for a bad entry is still untrained: reuse it)
+            model = build()
         start = time.perf_counter()
         history = train(model)
         seconds = time.perf_counter() - start
