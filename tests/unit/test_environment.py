@@ -217,19 +217,21 @@ def test_environment_parser_refuses_what_make_would_read_differently(tmp_path):
         course_environment(path)
 
 
+def _run_clean(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``args`` from the repository root, without the course's variables in its environment."""
+    done = subprocess.run(
+        args, input=stdin, capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_makefile_exports_gnnrec_env():
     probe = "_print_env:\n\t@env\n"
-    done = subprocess.run(
-        ["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-", "_print_env"],
-        input=probe,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=_clean_env(),
-        timeout=60,
+    done = _run_clean(
+        ["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-", "_print_env"], probe
     )
-    assert done.returncode == 0, done.stderr
     seen = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     for key, value in _course_environment().items():
         assert seen.get(key) == value, f"make does not export {key}={value}"
@@ -242,16 +244,7 @@ def test_conftest_sets_gnnrec_env():
     code = (
         "import json, os, runpy; runpy.run_path('conftest.py'); print(json.dumps(dict(os.environ)))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=_clean_env(),
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen = json.loads(_run_clean([sys.executable, "-c", code]).stdout)
     for key, value in _course_environment().items():
         assert seen.get(key) == value, f"conftest.py does not set {key}={value}"
 
