@@ -18,8 +18,8 @@ these match; otherwise it is
 - *missing*: trained and saved;
 - *corrupt* (unreadable meta, a weights file whose hash differs, arrays of the wrong shapes):
   retrained and replaced, with a warning naming the folder;
-- *stale* (the model code or TensorFlow/NumPy changed since it was written): retrained and
-  replaced, with a line saying why.
+- *stale* (the model code, TensorFlow/NumPy or TensorFlow's intra-op thread setting changed
+  since it was written): retrained and replaced, with a line saying why.
 
 The code version, :func:`code_version`, is the SHA-256 of the source of the modules that
 define and train the models (``models``, ``layers``, ``training``, ``gan``, ``graph``,
@@ -98,9 +98,19 @@ def code_version(modules: tuple[str, ...] = MODULES) -> str:
 
 
 def _library_versions() -> dict[str, str]:
+    """NumPy's and TensorFlow's versions and TensorFlow's intra-op thread setting.
+
+    The thread setting is here because it changes trained weights in the last bits (GCN+MF's
+    sums are split across threads): the course fixes it to 1 in ``gnnrec.env``, and a model
+    trained under another setting is stale, not "the same model".
+    """
     import tensorflow as tf
 
-    return {"numpy": np.__version__, "tensorflow": tf.__version__}
+    return {
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "TF_NUM_INTRAOP_THREADS": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
+    }
 
 
 def split_fingerprint(

@@ -179,6 +179,18 @@ def test_stale_code_or_libraries_retrain(tmp_path, split, monkeypatch):
     assert "stale: trained with" in lines[0]
 
 
+def test_another_intra_op_thread_setting_is_stale(tmp_path, split, monkeypatch):
+    # the setting changes trained weights in the last bits (gnnrec.env fixes it to 1)
+    store = store_mod.ModelStore(tmp_path)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    _fit("bpr", split, store)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    lines = []
+    _fit("bpr", split, store, lines)
+    assert "stale: trained with" in lines[0] and "'TF_NUM_INTRAOP_THREADS': '1'" in lines[0]
+    assert "trained in" in lines[1]
+
+
 def test_a_failed_write_leaves_no_entry_and_no_debris(tmp_path, split, monkeypatch):
     store = store_mod.ModelStore(tmp_path)
 
