@@ -1,4 +1,5 @@
-"""`make run`'s runner: one line per notebook, logs aside, stops at the first failure."""
+"""`make run`'s runner with the real kernel: one line per notebook, logs aside, stops at the first
+failure."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def test_stops_at_first_failing_notebook_and_names_the_cell(tmp_path, capsys):
     _notebook(notebooks / "01_ok.ipynb", ["x = 1"])
     _notebook(notebooks / "02_broken.ipynb", ["y = 2", "raise ValueError('planted failure')"])
     _notebook(notebooks / "03_never.ipynb", ["z = 3"])
-    code = run_notebooks.main(
-        ["--notebook-dir", str(notebooks), "--output-dir", str(tmp_path / "out")]
+    code = run_notebooks.main(  # one at a time: 03 would otherwise start next to 02
+        ["--notebook-dir", str(notebooks), "--output-dir", str(tmp_path / "out"), "--jobs", "1"]
     )
     err = capsys.readouterr().err
     assert code == 1

@@ -1,8 +1,10 @@
 """tools/run_notebooks.py never leaves a result of a run that did not finish (issue 16, item 4).
 
-Fault injection: papermill is replaced by a fake that writes what a notebook would (its
-results, an executed copy) and then fails or is interrupted; one test sends a real SIGTERM to
-a real run (kernel 'gnnrec').
+Fault injection: in the runner's child processes papermill is replaced by a fake
+(tests/unit/fake_papermill.py) that writes what a notebook would (its results, an executed
+copy) and then fails or is interrupted; these tests run one notebook at a time (--jobs 1; the
+scheduling has its own tests in test_runner_schedule.py). One test sends a real SIGTERM to a
+real run (kernel 'gnnrec').
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import sys
 import time
 
 import nbformat
-import papermill
 import pytest
 
 from tests.helpers import ROOT
+from tests.unit.fake_papermill import FakePapermill
 
 sys.path.insert(0, str(ROOT / "tools"))
 import run_notebooks  # noqa: E402
@@ -44,44 +46,12 @@ def course(tmp_path):
     return folder, tmp_path / "out"
 
 
-class FakePapermill:
-    """Writes each notebook's results and executed copy; fails or stops where told."""
-
-    def __init__(self, fail=(), interrupt=(), extra_files=None):
-        self.fail, self.interrupt = set(fail), set(interrupt)
-        self.extra_files = extra_files or {}
-
-    def __call__(self, input_path, output_path, parameters=None, **kwargs):
-        stem = os.path.basename(input_path)[:-6]
-        out_dir = os.path.join(kwargs["cwd"], (parameters or {}).get("OUTPUT_DIR", "."))
-        nb = nbformat.read(input_path, as_version=4)
-        nb.metadata["papermill"] = {"end_time": None, "exception": None}
-        for name in self.extra_files.get(stem, []):  # e.g. 06's results.csv, 03's split folder
-            path = os.path.join(out_dir, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as fh:
-                fh.write(f"written by this run of {stem}\n")
-        if stem in self.interrupt:
-            nb.cells[-1].metadata["papermill"] = {"status": "running"}
-            nbformat.write(nb, output_path)
-            raise run_notebooks.RunInterrupted("SIGTERM")
-        if stem in self.fail:
-            nb.cells[-1].outputs = [
-                nbformat.v4.new_output("error", ename="ValueError", evalue="planted", traceback=[])
-            ]
-            nb.metadata["papermill"]["exception"] = True
-            nbformat.write(nb, output_path)
-            raise papermill.PapermillExecutionError(2, 2, "x = 1", "ValueError", "planted", [])
-        with open(os.path.join(out_dir, f"{stem}.json"), "w") as fh:
-            json.dump({"stem": stem, "run": time.time()}, fh)
-        nb.metadata["papermill"]["end_time"] = "now"
-        nbformat.write(nb, output_path)
-
-
-def _run(monkeypatch, course, fake, *only):
+def _run(monkeypatch, course, fake, *only, jobs=1):
+    """run_notebooks.main on the course, its children using ``fake`` instead of papermill."""
     folder, out = course
-    monkeypatch.setattr(papermill, "execute_notebook", fake)
-    argv = ["--notebook-dir", str(folder), "--output-dir", str(out)]
+    for name, value in {**fake.env(), "PYTHONPATH": str(ROOT)}.items():
+        monkeypatch.setenv(name, value)
+    argv = ["--notebook-dir", str(folder), "--output-dir", str(out), "--jobs", str(jobs)]
     if only:
         argv += ["--only", *only]
     return run_notebooks.main(argv)
@@ -112,17 +82,17 @@ def test_files_a_failed_run_wrote_are_removed_and_so_are_those_of_its_last_good_
     monkeypatch, course
 ):
     _, out = course
-    good = FakePapermill(extra_files={"03_c": ["results.csv", "03_split/train.tsv"]})
+    good = FakePapermill(extra_files={"03_c": ["03_results.csv", "03_split/train.tsv"]})
     assert _run(monkeypatch, course, good) == 0
     assert (out / "results" / "03_split" / "train.tsv").exists()
     # the next run of 03 fails before writing anything: its old table must not survive
     assert _run(monkeypatch, course, FakePapermill(fail={"03_c"}), "03") == 1
-    assert not (out / "results" / "results.csv").exists()
+    assert not (out / "results" / "03_results.csv").exists()
     assert not (out / "results" / "03_split").exists()
     # a run that fails after writing part of its files leaves none of them
-    half = FakePapermill(fail={"03_c"}, extra_files={"03_c": ["results.csv"]})
+    half = FakePapermill(fail={"03_c"}, extra_files={"03_c": ["03_results.csv"]})
     assert _run(monkeypatch, course, half, "03") == 1
-    assert not (out / "results" / "results.csv").exists()
+    assert not (out / "results" / "03_results.csv").exists()
     assert (out / "results" / "01_a.json").exists(), "other notebooks' results are kept"
 
 
@@ -209,8 +179,9 @@ def _running_source(path) -> str:
 def test_inplace_replaces_a_notebook_only_when_its_run_finished(monkeypatch, course, capsys):
     folder, out = course
     before = {p.name: p.read_text() for p in folder.glob("*.ipynb")}
-    monkeypatch.setattr(papermill, "execute_notebook", FakePapermill(fail={"02_b"}))
-    argv = ["--notebook-dir", str(folder), "--output-dir", str(out), "--inplace"]
+    for name, value in {**FakePapermill(fail={"02_b"}).env(), "PYTHONPATH": str(ROOT)}.items():
+        monkeypatch.setenv(name, value)
+    argv = ["--notebook-dir", str(folder), "--output-dir", str(out), "--inplace", "--jobs", "1"]
     assert run_notebooks.main(argv) == 1
     assert "FAILED: 02_b.ipynb" in capsys.readouterr().err
     assert (folder / "02_b.ipynb").read_text() == before["02_b.ipynb"], "failed run: untouched"
