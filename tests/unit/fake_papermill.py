@@ -23,11 +23,13 @@ CONFIG_ENV = "GNNREC_FAKE_PAPERMILL"
 class FakePapermill:
     """What each fake run does, by notebook stem, in this order.
 
-    ``sleep`` seconds first; then it writes ``extra_files`` (relative to OUTPUT_DIR); then it
-    is interrupted (``interrupt``: sends itself SIGTERM, as a stop from outside would), fails
-    (``fail``: an error cell, PapermillExecutionError) or, after writing ``<stem>.json``,
-    blocks (``block``: sleeps 120 s in a "running" cell, to be stopped by the test) or
-    finishes. ``timeline``: a file to which every run appends ``stem start|end <time>``.
+    ``sleep`` seconds first, then (``wait_for``) until the child process of that other stem
+    has exited and been reaped by the runner; then it writes ``extra_files`` (relative to
+    OUTPUT_DIR); then it is interrupted (``interrupt``: sends itself SIGTERM, as a stop from
+    outside would), fails (``fail``: an error cell, PapermillExecutionError) or, after writing
+    ``<stem>.json``, blocks (``block``: sleeps 120 s in a "running" cell, for the test to
+    stop) or finishes. ``timeline``: a file to which every run appends ``stem event value``
+    lines (start, end, blocking: the time; pid: its process id).
     """
 
     fail: set = field(default_factory=set)
@@ -35,6 +37,7 @@ class FakePapermill:
     block: set = field(default_factory=set)
     extra_files: dict = field(default_factory=dict)
     sleep: dict = field(default_factory=dict)
+    wait_for: dict = field(default_factory=dict)
     timeline: str | None = None
 
     def env(self) -> dict[str, str]:
@@ -54,10 +57,25 @@ class PapermillExecutionError(Exception):
         self.cell_index, self.ename, self.evalue = cell_index, ename, evalue
 
 
-def _note(timeline, stem, event):
+def _note(timeline, stem, event, value=None):
     if timeline:
         with open(timeline, "a") as fh:
-            fh.write(f"{stem} {event} {time.time():.6f}\n")
+            fh.write(f"{stem} {event} {time.time() if value is None else value:.6f}\n")
+
+
+def _wait_until_gone(timeline, stem, timeout=60):
+    """Return once the child process that ran ``stem`` no longer exists (not even a zombie)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(timeline) as fh:
+            pids = [line.split()[2] for line in fh if line.startswith(f"{stem} pid ")]
+        if pids:
+            try:
+                os.kill(int(float(pids[0])), 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"{stem} did not end within {timeout} s")
 
 
 def _write(nb, path):
@@ -75,7 +93,10 @@ def execute_notebook(input_path, output_path, parameters=None, **kwargs):
         nb = json.load(fh)
     last = nb["cells"][-1]
     nb["metadata"]["papermill"] = {"end_time": None, "exception": None}
+    _note(timeline, stem, "pid", os.getpid())
     time.sleep(config["sleep"].get(stem, 0))
+    if other := config["wait_for"].get(stem):
+        _wait_until_gone(timeline, other)
     for name in config["extra_files"].get(stem, []):  # e.g. 06's 06_results.csv, 03's split
         path = os.path.join(out_dir, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
