@@ -15,7 +15,7 @@ Notebooks come from ``--executed`` (what ``make run`` writes). When that option 
 ``outputs/executed`` holds no notebooks, the committed ``notebooks/NN_*.ipynb`` (which carry the
 outputs of a full run) are used instead; the index says which. Headline numbers come from
 ``--results/<notebook>.json`` (``record_results``) and, once notebook 06 exists, its final table
-``--results/results.csv``. Apart from the "Built …" line of the index (set
+``--results/06_results.csv``. Apart from the "Built …" line of the index (set
 ``SOURCE_DATE_EPOCH`` to pin it) the output is a deterministic function of its inputs.
 """
 
@@ -47,7 +47,7 @@ from run_notebooks import run_status
 ROOT = paths.repo_root()
 NOTEBOOKS = ROOT / "notebooks"
 MARKER = ".gnnrec-report"  # marks a folder this tool may wipe and rebuild
-FINAL_TABLE = "results.csv"  # notebook 06's final comparison table (issue 7)
+FINAL_TABLE = "06_results.csv"  # notebook 06's final comparison table (issue 7)
 
 
 class ReportError(RuntimeError):
@@ -773,7 +773,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument(
         "--results",
         type=Path,
-        help="folder with <notebook>.json and results.csv (default: outputs/results, then "
+        help="folder with <notebook>.json and 06_results.csv (default: outputs/results, then "
         "outputs/ for notebooks run in JupyterLab or in place)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "report", help="default: report/")

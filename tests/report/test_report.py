@@ -3,7 +3,7 @@
 The report is built into a temporary folder from the committed notebooks (they carry the
 outputs of a full run), so the test does not need `make run`. The results folder it reads is
 written by the real writers: `record_results` with the committed reference values
-(tests/reference/<notebook>.json, "full"), and notebook 06's results.csv as that notebook
+(tests/reference/<notebook>.json, "full"), and notebook 06's 06_results.csv as that notebook
 wrote and printed it in its committed run: what is tested here is the page, not the numbers.
 
 Debian's chromium (/usr/bin/chromium, installed by tools/ensure_chromium.sh) is driven by
@@ -78,11 +78,11 @@ def _reference_results(folder: Path) -> None:
             values = {key: spec["value"] for key, spec in full.items()}
             values.setdefault("quick", False)
             record_results(notebook.stem, values, folder)
-    (folder / "results.csv").write_text(final_table_of_notebook_06())
+    (folder / "06_results.csv").write_text(final_table_of_notebook_06())
 
 
 def final_table_of_notebook_06() -> str:
-    """results.csv exactly as notebook 06 wrote it in its committed full run.
+    """06_results.csv exactly as notebook 06 wrote it in its committed full run.
 
     Section 5 of notebook 06 writes the file with pandas and prints it back; the stored output
     of that cell is the writer's real output (header ``model,runs,…``), so this test follows
@@ -90,7 +90,7 @@ def final_table_of_notebook_06() -> str:
     """
     nb = nbformat.read(ROOT / "notebooks" / "06_evaluation.ipynb", as_version=4)
     for cell in nb.cells:
-        if cell.cell_type != "code" or "results.csv" not in cell.source:
+        if cell.cell_type != "code" or "06_results.csv" not in cell.source:
             continue
         for out in cell.get("outputs", []):
             text = out.get("text", "")
@@ -99,7 +99,7 @@ def final_table_of_notebook_06() -> str:
             if out.get("output_type") == "stream" and starts:
                 return "\n".join(lines[starts[0] :]).rstrip("\n") + "\n"  # print's own "\n"
     raise AssertionError(
-        "notebooks/06_evaluation.ipynb no longer prints its results.csv (a line starting "
+        "notebooks/06_evaluation.ipynb no longer prints its 06_results.csv (a line starting "
         "'model,'): update final_table_of_notebook_06() to read the table it writes"
     )
 
@@ -172,7 +172,7 @@ def test_final_results_csv_becomes_the_results_table(tmp_path):
     _tiny_notebook(tmp_path / "executed")
     results = tmp_path / "results"
     results.mkdir()
-    (results / "results.csv").write_text("model,recall@20,ndcg@20\nLightGCN,0.2512,0.1987\n")
+    (results / "06_results.csv").write_text("model,recall@20,ndcg@20\nLightGCN,0.2512,0.1987\n")
     (results / "01_tiny.json").write_text(json.dumps({"quick": True, "seed": 1, "answer": 42}))
     done = _build(
         "--executed", tmp_path / "executed", "--results", results, "--out", tmp_path / "r"
@@ -351,7 +351,7 @@ def test_report_in_a_real_browser(built):
                         if parts.fragment:
                             fragments.append((parts._replace(fragment="").geturl(), parts.fragment))
                 if name == "index.html":
-                    final = (out.parent / "results" / "results.csv").read_text()
+                    final = (out.parent / "results" / "06_results.csv").read_text()
                     csv_rows = final.strip().splitlines()[1:]
                     rows = page.locator("table#results tbody tr")
                     assert rows.count() == len(csv_rows), "the index shows no final table"
