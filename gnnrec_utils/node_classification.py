@@ -807,6 +807,7 @@ def run_experiment(
     fractions: Sequence[float],
     seeds: Sequence[int],
     progress: bool = True,
+    on_result: Callable[[NodeTask, str, float, int, Split, np.ndarray], None] | None = None,
     **split_kwargs,
 ) -> pd.DataFrame:
     """Every method on every task, label fraction and seed, on identical splits.
@@ -822,6 +823,10 @@ def run_experiment(
     ``last_fit`` (a :class:`gnnrec_utils.node_gnn.GNNMethod`), also ``epochs``,
     ``best_epoch`` and ``stopped_early`` (False: the run hit ``max_epochs`` before
     converging).
+
+    ``on_result(task, method, fraction, seed, split, scores)``, if given, is called right
+    after each run, while the method still holds that run's model (e.g. to keep a GNN's
+    hidden layer, ``method.trainer(task).embed()``, without training it again).
     """
     rows = []
     total = len(tasks) * len(seeds) * len(fractions) * len(methods)
@@ -832,8 +837,10 @@ def run_experiment(
                 for fraction, split in splits.items():
                     fits = {}
 
-                    def record(name, _seed, _obj, _scores, fits=fits):
+                    def record(name, _seed, _obj, scores, fits=fits, split=split, f=fraction):
                         fits[name] = getattr(methods[name], "last_fit", None)
+                        if on_result is not None:
+                            on_result(task, name, f, seed, split, scores)
                         bar.update()
 
                     table = run_seeds(

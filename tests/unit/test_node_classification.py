@@ -398,6 +398,27 @@ def test_run_experiment_records_epochs_and_whether_training_converged(sbm):
     assert fit.stopped_early and fit.epochs == fit.best_epoch + 5 < 500
 
 
+def test_run_experiment_hands_each_run_to_on_result_while_its_model_is_held(sbm):
+    # notebook 04, section 6 keeps the sweep's seed-42 runs instead of training them again
+    gcn = ng.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=30, patience=5)
+    methods = {"majority": nc.majority_scores, "GCN": gcn}
+    kept = {}
+
+    def keep(task, name, fraction, seed, split, scores):
+        embedding = gcn.trainer(task).embed() if name == "GCN" else None
+        kept[name, fraction, seed] = (split, scores, embedding)
+
+    res = nc.run_experiment([sbm], methods, [0.05, 0.2], seeds=[0, 1], on_result=keep,
+                            progress=False)  # fmt: skip
+    assert set(kept) == {(m, f, s) for m in methods for f in (0.05, 0.2) for s in (0, 1)}
+    split, scores, embedding = kept["GCN", 0.2, 1]
+    row = res[(res.method == "GCN") & (res.fraction == 0.2) & (res.seed == 1)].iloc[0]
+    assert row["accuracy"] == nc.node_metrics(sbm, scores, split.test)["accuracy"]
+    again = ng.GNNMethod("gcn", hidden=8, learning_rate=0.05, max_epochs=30, patience=5)
+    np.testing.assert_array_equal(again(sbm, split, 1), scores)  # the same run, trained again
+    np.testing.assert_array_equal(again.trainer(sbm).embed(), embedding)
+
+
 def test_identity_features_option_equals_the_featureless_task(sbm, sbm_split):
     X, names = nc.structural_features(sbm.adjacency, sbm.n_users, "identity")
     kw = dict(hidden=8, learning_rate=0.05, max_epochs=20, patience=5)
