@@ -837,10 +837,11 @@ def run_experiment(
                 for fraction, split in splits.items():
                     fits = {}
 
-                    def record(name, _seed, _obj, scores, fits=fits, split=split, f=fraction):
+                    def record(name, run_seed, _obj, scores, fits=fits, split=split, task=task,
+                               fraction=fraction):  # fmt: skip
                         fits[name] = getattr(methods[name], "last_fit", None)
                         if on_result is not None:
-                            on_result(task, name, f, seed, split, scores)
+                            on_result(task, name, fraction, run_seed, split, scores)
                         bar.update()
 
                     table = run_seeds(
