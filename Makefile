@@ -57,9 +57,15 @@ lint: setup  ## ruff lint + format check, notebook hygiene
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/clean_notebook.py --check notebooks/*.ipynb
 
-test: data lint chromium  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests
+# `make test` runs pytest on JOBS workers (pytest-xdist; JOBS=0: one process). The course
+# notebooks form one ordered group on one worker (conftest.py); notebook 01 first builds
+# data/processed/ when it is missing, because the other worker's tests read it from the start.
+JOBS ?= 2
+
+test: data lint chromium  ## everything CI runs: lint, unit, data, notebook (papermill QUICK + nbval) tests; JOBS=2 workers
+	@test -f data/processed/manifest.json || $(BIN)/python tools/run_notebooks.py --quick --only 01 --output-dir $(CURDIR)/outputs/test
 	GNNREC_QUICK=1 GNNREC_PROGRESS=summary GNNREC_OUTPUT_DIR=$(CURDIR)/outputs/test $(BIN)/python -m pytest -m "not slow" --nbval-lax --nbval-kernel-name gnnrec \
-		--nbval-cell-timeout 900 $(NOTEBOOKS) tests
+		--nbval-cell-timeout 900 -n $(JOBS) --dist loadgroup $(NOTEBOOKS) tests
 
 test-unit: setup  ## only the fast unit tests (seconds)
 	$(BIN)/python -m pytest -m unit tests

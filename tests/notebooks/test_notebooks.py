@@ -6,7 +6,9 @@ runs nbval first, with ``GNNREC_QUICK=1`` and ``GNNREC_OUTPUT_DIR`` set, so each
 cell has already written its QUICK record; the reference check then reads that record instead
 of executing the notebook a second time (papermill). Without such a record from the current
 session (e.g. ``pytest tests/notebooks``) the notebook is executed with papermill, parameters
-``QUICK=True`` and ``OUTPUT_DIR``.
+``QUICK=True`` and ``OUTPUT_DIR``. With pytest-xdist (`make test`: ``-n 2 --dist loadgroup``)
+the root conftest.py keeps the nbval cells of all course notebooks and these checks in one work
+unit, in collection order, so each check runs after the nbval run that wrote its record.
 """
 
 from __future__ import annotations
