@@ -320,9 +320,9 @@ def run_one(
         with open(log_path, "a") as log:
             for path in strays:
                 print(
-                    f"WARNING: {_shown(path)} was written while {nb.stem} ran, but its name "
-                    "starts with no notebook number of this run, so no notebook owns it: left "
-                    "in place (name it NN_… after the notebook that writes it)",
+                    f"run_notebooks WARNING: {_shown(path)} was written while {nb.stem} ran, "
+                    "but its name starts with no notebook number of this run, so no notebook "
+                    "owns it: left in place (name it NN_… after the notebook that writes it)",
                     file=log,
                 )
         return [p for p in written if owner(p, results_dir) == number]

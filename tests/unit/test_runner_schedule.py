@@ -174,7 +174,7 @@ def test_a_file_no_notebook_owns_is_left_in_place_and_named_in_the_log(monkeypat
     out = course[1]
     assert (out / "results" / "results.csv").exists(), "not the failed notebook's to remove"
     log = (out / "logs" / "02_b.log").read_text()
-    assert "WARNING:" in log and "results/results.csv" in log
+    assert "run_notebooks WARNING: " in log and "results/results.csv" in log
 
 
 UPDATE_MANY = """
