@@ -243,8 +243,14 @@ def test_closed_form_models_and_bad_requests(split):
 
 def test_describe_names_what_differs_from_the_registry():
     assert recipes.describe("gcnmf", recipes.settings_of("gcnmf")) == "GCN+MF"
-    s = recipes.settings_of("bpr", epochs=10, fit_kwargs={"patience": 3, "lr": 4e-3})
-    assert recipes.describe("bpr", s) == "BPR-MF [epochs=10, lr=0.004, patience=3]"
+    s = recipes.settings_of("bpr", epochs=10, fit_kwargs={"patience": 3, "lr": 5e-3})
+    assert recipes.describe("bpr", s) == "BPR-MF [epochs=10, lr=0.005, patience=3]"
+    same_lr = recipes.settings_of(
+        "bpr", fit_kwargs={"lr": recipes.MODEL_DEFAULTS["bpr"]["fit"]["lr"]}
+    )
+    assert (
+        recipes.describe("bpr", same_lr) == "BPR-MF"
+    )  # a value equal to the registry's is no change
 
 
 def test_registry_is_complete_and_labelled():
