@@ -166,9 +166,15 @@ def mark_interrupted(path: Path, reason: str) -> None:
     nbformat.write(nb, path)
 
 
-def combine_results(results_dir: Path, out_file: Path) -> dict:
-    """Merge every ``<notebook>.json`` in ``results_dir`` into one file keyed by notebook."""
+def combine_results(results_dir: Path, out_file: Path, stems=None) -> dict:
+    """Merge every ``<notebook>.json`` in ``results_dir`` into one file keyed by notebook.
+
+    ``stems``: the notebooks whose records count (default: any ``NN_*.json``); other files a
+    notebook writes next to its record, such as 06's ``06_results.json``, are not records.
+    """
     files = sorted(results_dir.glob("[0-9][0-9]_*.json"))  # one per notebook, not results.json
+    if stems is not None:
+        files = [p for p in files if p.stem in stems]
     combined = {p.stem: json.loads(p.read_text()) for p in files}
     tmp = out_file.with_name(out_file.name + ".tmp")
     tmp.write_text(json.dumps(combined, indent=2, sort_keys=True) + "\n")
@@ -638,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if not args.inplace:
-            combine_results(results_dir, out_dir / "results.json")
+            every = {nb.stem for nb in course_notebooks(args.notebook_dir)}
+            combine_results(results_dir, out_dir / "results.json", stems=every)
 
     if code == 0:
         if args.inplace:

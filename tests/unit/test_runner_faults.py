@@ -188,3 +188,12 @@ def test_inplace_replaces_a_notebook_only_when_its_run_finished(monkeypatch, cou
     assert (folder / "03_c.ipynb").read_text() == before["03_c.ipynb"], "never ran: untouched"
     replaced = nbformat.read(folder / "01_a.ipynb", as_version=4)
     assert "papermill" not in replaced.metadata, "the finished notebook was cleaned"
+
+
+def test_combined_results_hold_only_the_notebooks_records(tmp_path):
+    # 06 writes 06_results.json next to its record 06_evaluation.json: a file of 06's, no record
+    (tmp_path / "06_evaluation.json").write_text('{"a": 1}')
+    (tmp_path / "06_results.json").write_text('{"protocol": {}}')
+    out = tmp_path / "results.json"
+    combined = run_notebooks.combine_results(tmp_path, out, stems={"06_evaluation"})
+    assert combined == {"06_evaluation": {"a": 1}} == json.loads(out.read_text())
