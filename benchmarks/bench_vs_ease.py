@@ -195,6 +195,7 @@ def fit_model(model: str, cfg: dict, data: dict, seed: int):
         "reg": cfg["reg"],
         "n_negatives": cfg["n_negatives"],
     }
+    fit_kwargs.update({k: cfg[k] for k in ("batch_size", "patience") if k in cfg})
     weights = layer_weights(cfg["layer_weights"], cfg["n_layers"])
     if weights is None:
         net, history = train_model(
@@ -341,6 +342,9 @@ def tune_lightgcn(split, data, evals, cache, budget: int) -> list[dict]:
         "reg": f["reg"],
         "n_negatives": 1,
         "layer_weights": "uniform",
+        # in the run key too: the cache must not serve a run trained with another batch
+        "batch_size": f["batch_size"],
+        "patience": f["patience"],
     }
     cfgs = [base] + [{**base, param: v} for param, values in LGCN_STEPS for v in values]
     cfgs = cfgs[: max(1, budget - 1)]
