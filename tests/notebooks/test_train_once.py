@@ -43,7 +43,7 @@ def test_notebook_06_loads_what_03_and_05_trained():
         if what == "trained in"
     }
     # notebook 03 trains these four; 05's players carry their own settings in the name
-    # ("BPR-MF [patience=3]"): another recipe, which 06 must not load and does not
+    # ("BPR-MF [batch_size=2048, lr=0.002, patience=3]"): another recipe, which 06 must not load
     assert {("BPR-MF", 42), ("LightGCN", 42), ("GCN+MF", 42), ("MF (explicit)", 42)} <= earlier
     in_06 = store_reports("06_evaluation")
     loaded = {(m, s) for m, s, what in in_06 if what == "loaded from"}
