@@ -188,3 +188,18 @@ def test_file_digest_is_hashlib_of_the_bytes(tmp_path):
     path.write_bytes(b"gnnrec" * 1000)
     assert artefacts.file_digest(path) == hashlib.sha256(b"gnnrec" * 1000).hexdigest()
     assert artefacts.file_digest(path, "sha1") == hashlib.sha1(b"gnnrec" * 1000).hexdigest()
+
+
+def test_saving_the_same_set_again_leaves_the_folder_in_place(tmp_path):
+    # a re-run of notebook 01 while another process reads data/processed: no moment without it
+    out = tmp_path / "processed"
+    save_artefacts(out, *make_content(), PARAMS)
+    inode = out.stat().st_ino
+    save_artefacts(out, *make_content(), PARAMS)
+    assert out.stat().st_ino == inode  # not swapped
+    arrays, tables = make_content()
+    arrays["train_user"] = arrays["train_user"][::-1].copy()
+    save_artefacts(out, arrays, tables, PARAMS)
+    assert out.stat().st_ino != inode  # another set is swapped in
+    np.testing.assert_array_equal(load_artefacts(out).arrays["train_user"], arrays["train_user"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["processed"]  # no debris
