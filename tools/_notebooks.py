@@ -44,6 +44,22 @@ AFTER: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Typical wall seconds of each notebook in a full run with two side by side (fresh clone,
+#: 2026-12-03), used only to choose which ready notebook starts first: the one with the longest
+#: chain of work ahead of it, its own time plus that of the notebooks waiting for it
+#: (:func:`chain_seconds`). A wrong value costs minutes, never correctness; a notebook not in the
+#: table counts 1 s, so in a small course the notebooks others wait for still start first.
+TYPICAL_SECONDS: dict[str, float] = {
+    "01": 8,
+    "02": 26,
+    "03": 185,
+    "04": 280,
+    "05": 220,
+    "06": 310,
+    "07": 98,
+}
+
+
 def prefix(notebook: Path) -> str:
     """The two-digit number of a course notebook (``03`` for ``03_mf_recommendation.ipynb``)."""
     return Path(notebook).name[:2]
@@ -60,3 +76,25 @@ def prerequisites(notebooks: Iterable[Path]) -> dict[Path, list[Path]]:
     return {
         nb: [by_prefix[p] for p in AFTER.get(prefix(nb), ()) if p in by_prefix] for nb in notebooks
     }
+
+
+def chain_seconds(waits: dict[Path, list[Path]]) -> dict[Path, float]:
+    """For each notebook of ``waits`` (from :func:`prerequisites`), its typical seconds plus the
+    longest chain of notebooks that wait for it: the work that cannot start before it ends.
+
+    Starting the ready notebook with the longest chain first keeps the critical path
+    (01 -> 03 -> 06) moving while the other slot takes the rest.
+    """
+    dependants: dict[Path, list[Path]] = {nb: [] for nb in waits}
+    for nb, deps in waits.items():
+        for dep in deps:
+            dependants[dep].append(nb)
+    memo: dict[Path, float] = {}
+
+    def chain(nb: Path) -> float:
+        if nb not in memo:
+            own = TYPICAL_SECONDS.get(prefix(nb), 1.0)
+            memo[nb] = own + max((chain(d) for d in dependants[nb]), default=0.0)
+        return memo[nb]
+
+    return {nb: chain(nb) for nb in waits}

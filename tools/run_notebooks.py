@@ -14,8 +14,10 @@ of its own (this script with the hidden ``--child`` flag: the log redirection mo
 whole process, and papermill is not meant to run two notebooks in one process). Which notebook
 waits for which is ``AFTER`` in ``tools/_notebooks.py``, its one home (every notebook waits for
 01; 06 waits for 03, whose models it loads). A notebook starts as soon as the notebooks it
-waits for have finished and one of the N slots is free; among those ready, a notebook others
-wait for starts first, then course order. A prerequisite outside ``--only`` is not waited for.
+waits for have finished and one of the N slots is free; among those ready, the one with the
+longest chain of work ahead of it starts first (its typical time plus that of the notebooks
+waiting for it, ``TYPICAL_SECONDS`` in ``tools/_notebooks.py``: 03 before 04 before 05 ...),
+then course order. A prerequisite outside ``--only`` is not waited for.
 ``--jobs 1`` runs them one after another, in course order. With TensorFlow held to one thread
 per notebook (gnnrec.env) each notebook uses about one core, so two run in the time of one.
 
@@ -66,7 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _notebooks import NOTEBOOK_DIR as NOTEBOOKS  # tools/ is on sys.path: this runs as a script
-from _notebooks import ROOT, course_notebooks, prefix, prerequisites
+from _notebooks import ROOT, chain_seconds, course_notebooks, prefix, prerequisites
 
 #: results/<WRITTEN_BY>: {notebook stem: [files (relative to results/) its last run wrote]}
 WRITTEN_BY = ".written-by.json"
@@ -541,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         "inplace": args.inplace,
     }
     waits = prerequisites(notebooks)
-    waited_for = {dep for deps in waits.values() for dep in deps}
+    chain = chain_seconds(waits)
     width = max(len(nb.stem) for nb in notebooks)
     pending, running, done, lost = list(notebooks), [], set(), set()
     code, stopping = 0, None  # stopping: "SIGTERM"/"Ctrl-C" once a stop was asked for
@@ -614,8 +616,8 @@ def main(argv: list[str] | None = None) -> int:
                 stop(asked[0])
             if code == 0 and stopping is None:
                 ready = [nb for nb in pending if all(dep in done for dep in waits[nb])]
-                if jobs > 1:  # notebooks others wait for first, then course order
-                    ready.sort(key=lambda nb: (nb not in waited_for, notebooks.index(nb)))
+                if jobs > 1:  # the longest chain of work ahead first, then course order
+                    ready.sort(key=lambda nb: (-chain[nb], notebooks.index(nb)))
                 for nb in ready[: jobs - len(running)]:
                     pending.remove(nb)
                     if jobs == 1:

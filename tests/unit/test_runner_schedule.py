@@ -98,6 +98,7 @@ def test_two_jobs_run_independent_notebooks_together_and_06_after_03(monkeypatch
 def test_a_notebook_others_wait_for_starts_first(monkeypatch, tmp_path):
     course = _course(tmp_path, ["01_a", "02_b", "03_c", "04_d"])
     monkeypatch.setattr(_notebooks, "AFTER", {"04": ("03",)})  # nothing waits for 01 here
+    monkeypatch.setattr(_notebooks, "TYPICAL_SECONDS", {})  # every notebook counts 1 s
     timeline = tmp_path / "timeline"
     fake = FakePapermill(sleep={"01_a": 1.0, "03_c": 1.0}, timeline=str(timeline))
     assert _run(monkeypatch, course, fake, "--jobs", "2") == 0
@@ -126,6 +127,7 @@ def test_a_failure_starts_nothing_new_lets_the_running_finish_and_skips_dependan
     monkeypatch, tmp_path, capsys
 ):
     course = _course(tmp_path, ["01_a", "02_b", "03_c", "04_d", "06_f"])
+    monkeypatch.setattr(_notebooks, "TYPICAL_SECONDS", {})  # 03 (waited for), then course order
     timeline = tmp_path / "timeline"
     # 02 runs on until the runner has collected the failed 03's child
     fake = FakePapermill(fail={"03_c"}, wait_for={"02_b": "03_c"}, timeline=str(timeline))
@@ -203,7 +205,8 @@ def test_concurrent_updates_of_written_by_lose_no_entry(tmp_path):
 def test_sigterm_stops_every_running_child_marks_their_copies_and_exits_143(tmp_path):
     folder, out = _course(tmp_path, ["01_a", "02_b", "03_c", "04_d"])
     timeline = tmp_path / "timeline"
-    fake = FakePapermill(block={"02_b", "03_c"}, timeline=str(timeline))
+    # after 01 the two longest (TYPICAL_SECONDS: 04 280 s, 03 185 s) run; 02 never starts
+    fake = FakePapermill(block={"03_c", "04_d"}, timeline=str(timeline))
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--jobs", "2"]
         + ["--notebook-dir", str(folder), "--output-dir", str(out)],
@@ -223,11 +226,31 @@ def test_sigterm_stops_every_running_child_marks_their_copies_and_exits_143(tmp_
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stdout + stderr
-    for stem in ("02_b", "03_c"):
+    for stem in ("03_c", "04_d"):
         assert f"STOPPED: {stem}.ipynb" in stderr
         assert not (out / "results" / f"{stem}.json").exists(), "a stopped run's result is gone"
         copy = json.loads((out / "executed" / f"{stem}.ipynb").read_text())
         assert run_notebooks.run_status(copy) == run_notebooks.UNFINISHED
         assert copy["metadata"][run_notebooks.RUN_KEY]["reason"] == "stopped by SIGTERM"
-    assert "04_d" not in _timeline(timeline), "nothing starts after the stop"
+    assert "02_b" not in _timeline(timeline), "nothing starts after the stop"
     assert set(json.loads((out / "results.json").read_text())) == {"01_a"}
+
+
+def test_the_longest_chain_of_work_starts_first(monkeypatch, tmp_path):
+    # the real table: after 01, 03 (185 s, then 06's 310 s) starts before 04 (280 s), 05, 07, 02
+    folder, _ = _course(tmp_path, ["01_a", "02_b", "03_c", "04_d", "05_e", "06_f", "07_g"])
+    chain = _notebooks.chain_seconds(_notebooks.prerequisites(_notebooks.course_notebooks(folder)))
+    order = sorted(chain, key=lambda nb: -chain[nb])
+    assert [nb.stem for nb in order] == ["01_a", "03_c", "06_f", "04_d", "05_e", "07_g", "02_b"]
+    assert chain[order[0]] == 8 + 185 + 310
+    # and the runner follows it: with two slots the long 02 starts before the short 03
+    (tmp_path / "run").mkdir()
+    course = _course(tmp_path / "run", ["01_a", "02_b", "03_c", "04_d"])
+    monkeypatch.setattr(_notebooks, "AFTER", {})
+    monkeypatch.setattr(_notebooks, "TYPICAL_SECONDS", {"02": 50, "03": 1, "04": 40})
+    timeline = tmp_path / "timeline"
+    fake = FakePapermill(sleep={"02_b": 1.0, "04_d": 1.0}, timeline=str(timeline))
+    assert _run(monkeypatch, course, fake, "--jobs", "2") == 0
+    t = _timeline(timeline)
+    assert _overlap(t["02_b"], t["04_d"]), "the two long ones start first"
+    assert t["03_c"]["start"] >= min(t["02_b"]["end"], t["04_d"]["end"])
