@@ -2,7 +2,7 @@
 
 ``gnnrec.env`` is the one home of the course's variables (TF_USE_LEGACY_KERAS,
 TF_CPP_MIN_LOG_LEVEL, PYTHONHASHSEED, TF_ENABLE_ONEDNN_SPMM, TF_NUM_INTRAOP_THREADS,
-OPENBLAS_NUM_THREADS): the Makefile ``include``s it, ``conftest.py`` and
+TF_NUM_INTEROP_THREADS, OPENBLAS_NUM_THREADS): the Makefile ``include``s it, ``conftest.py`` and
 ``tools/install_kernel.py`` call :func:`course_environment`. Stdlib only, so it can run before
 anything imports TensorFlow.
 """

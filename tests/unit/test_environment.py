@@ -203,6 +203,7 @@ def test_gnnrec_env_holds_the_course_variables():
         "PYTHONHASHSEED": "0",
         "TF_ENABLE_ONEDNN_SPMM": "1",
         "TF_NUM_INTRAOP_THREADS": "1",  # one core per TF process: `make test` runs two workers
+        "TF_NUM_INTEROP_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",  # and per NumPy/SciPy process
     }
 
