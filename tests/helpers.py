@@ -46,3 +46,19 @@ def compare_to_reference(results: dict, reference: dict) -> list[str]:
         elif abs(got - want) > tol:
             problems.append(f"{key}: {got} differs from {want} by more than {tol} ({spec['why']})")
     return problems
+
+
+def wait_until(condition, what: str, proc, timeout: float = 60.0, poll: float = 0.1) -> None:
+    """Poll ``condition()`` until it is true; after ``timeout`` s kill ``proc`` and fail, naming
+    ``what`` never happened (the runner tests wait for a child to reach a given cell)."""
+    import time
+
+    import pytest
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    proc.kill()
+    pytest.fail(f"{what} never happened")

@@ -14,12 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import nbformat
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_until
 from tests.unit.fake_papermill import FakePapermill
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -145,14 +144,12 @@ def test_sigterm_during_a_real_run_marks_the_copy_and_exits_143(tmp_path):
         text=True,
     )
     copy = out / "executed" / "01_slow.ipynb"
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until the sleeping cell runs
-        if copy.exists() and "time.sleep" in _running_source(copy):
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("the notebook never reached its sleeping cell")
+    wait_until(
+        lambda: copy.exists() and "time.sleep" in _running_source(copy),
+        "the notebook reaching its sleeping cell",
+        proc,
+        poll=0.2,
+    )
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stdout + stderr

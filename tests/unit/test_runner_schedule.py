@@ -12,12 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import nbformat
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_until
 from tests.unit.fake_papermill import FakePapermill
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -215,14 +214,11 @@ def test_sigterm_stops_every_running_child_marks_their_copies_and_exits_143(tmp_
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:  # both blocking children have written their results
-        if timeline.exists() and timeline.read_text().count("blocking") == 2:
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("the two children never reached their blocking cell")
+    wait_until(  # both blocking children have written their results
+        lambda: timeline.exists() and timeline.read_text().count("blocking") == 2,
+        "the two children reaching their blocking cell",
+        proc,
+    )
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stdout + stderr
