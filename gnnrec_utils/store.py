@@ -27,6 +27,15 @@ define and train the models (``models``, ``layers``, ``training``, ``gan``, ``gr
 
 Writes are atomic: the entry is written to a temporary folder next to it and renamed into
 place, so a killed run leaves either the old entry or the new one, never half of one.
+**Two processes, one entry** (``make run`` runs two notebooks side by side, and 05 and 06
+share models): :meth:`ModelStore.fit_or_load` loads a complete entry without further ado;
+to train one it takes an exclusive lock on the entry (``fcntl.flock`` on
+``<root>/.locks/<recipe>-<hash>.lock``), looks again and trains only if the entry is still
+not there, and saves before letting go. A second process that wants the same entry meanwhile
+waits, says so in one line, and loads what the first one trained. The operating system
+releases the lock when a process dies, so a killed run never blocks the next.
+(Without ``fcntl``, on Windows, there is no lock: the two would both train, with the same
+result.)
 The default root is ``<outputs>/models`` (:func:`gnnrec_utils.paths.output_dir`, git-ignored;
 ``make clean`` removes it); ``GNNREC_MODEL_STORE=off`` disables the store (everything is
 trained), ``GNNREC_MODEL_STORE=<folder>`` moves it.
@@ -39,6 +48,7 @@ from __future__ import annotations
 from gnnrec_utils.artefacts import file_digest
 from gnnrec_utils.notebook import json_plain
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -46,12 +56,18 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no entry lock (see the module docstring)
+    fcntl = None
 
 
 def _plain(value: Any) -> Any:
@@ -235,6 +251,31 @@ class ModelStore:
         return folder
 
     # -- the entry point -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self, folder: Path, name: str, say: Callable[[str], None] | None):
+        """Hold the entry's lock; if another process holds it, say so and wait for it."""
+        if fcntl is None:
+            yield
+            return
+        path = self.root / ".locks" / f"{folder.parent.name}-{folder.name}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")  # noqa: SIM115 (closed below)
+        except OSError:  # a read-only store: nothing can be saved, loading needs no lock
+            yield
+            return
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if say:
+                    say(f"{name}: another process is training it; waiting for it")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def fit_or_load(
         self,
         recipe: str,
@@ -247,29 +288,41 @@ class ModelStore:
         say: Callable[[str], None] | None = print,
     ):
         """Load the model for this identity, or train and save it. See the class docstring."""
-        import time
-
         identity = self.identity(recipe, settings, split, seed)
         folder = self.path(identity)
         name = f"{label or recipe} (seed {seed})"
+        found = self._read(folder, identity)  # a complete entry needs no lock: renamed in whole
+        if not isinstance(found, str):
+            model = build()
+            if self._load_into(model, found, name, say):
+                return model, found[1]["history"], "loaded"
+        with self._locked(folder, name, say):  # train it, unless another process just did
+            return self._fit_or_load(identity, folder, name, build, train, say)
+
+    @staticmethod
+    def _load_into(model, found: tuple, name: str, say: Callable[[str], None] | None) -> bool:
+        """Set the entry's weights into ``model``; False if the shapes do not fit."""
+        weights, meta = found
+        if [np.shape(w) for w in model.get_weights()] != [np.shape(w) for w in weights]:
+            return False
+        model.set_weights(weights)
+        if say:
+            say(
+                f"{name}: loaded from the store (trained in {meta.get('train_seconds') or 0:.0f} s)"
+            )
+        return True
+
+    def _fit_or_load(self, identity, folder, name, build, train, say):
         found = self._read(folder, identity)
         model = None
         if not isinstance(found, str):
-            weights, meta = found
             model = build()
-            if [np.shape(w) for w in model.get_weights()] != [np.shape(w) for w in weights]:
-                found = "corrupt: its arrays do not have the model's shapes"
-            else:
-                model.set_weights(weights)
-                if say:
-                    say(
-                        f"{name}: loaded from the store (trained in "
-                        f"{meta.get('train_seconds') or 0:.0f} s)"
-                    )
-                return model, meta["history"], "loaded"
+            if self._load_into(model, found, name, say):
+                return model, found[1]["history"], "loaded"
+            found = "corrupt: its arrays do not have the model's shapes"
         if found.startswith("corrupt"):
             warnings.warn(
-                f"model store entry {folder} is {found}; retraining it", StoreWarning, stacklevel=2
+                f"model store entry {folder} is {found}; retraining it", StoreWarning, stacklevel=3
             )
         elif found.startswith("stale") and say:
             say(f"{name}: store entry is {found}; retraining")

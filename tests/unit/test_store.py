@@ -8,9 +8,13 @@ failed write leaves nothing behind; the identity separates recipes, settings, sp
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -271,3 +275,90 @@ def test_gan_players_can_have_settings_of_their_own(tmp_path, split):
     train, valid, _ = split
     with pytest.raises(ValueError, match="players are"):
         recipes.train_model("gan", train, valid, N_USERS, N_ITEMS, players={"ease": {}})
+
+
+# -- two processes, one entry (make run runs notebooks 05 and 06 side by side) -------------
+
+_WORKER = """
+import json, pathlib, sys, time
+import numpy as np
+from gnnrec_utils.store import ModelStore
+
+root, tag = pathlib.Path(sys.argv[1]), sys.argv[2]
+log = root.parent / f"{tag}.log"
+
+
+class Toy:  # a model: get_weights / set_weights
+    def __init__(self):
+        self.w = [np.zeros(3, np.float32)]
+
+    def get_weights(self):
+        return self.w
+
+    def set_weights(self, w):
+        self.w = [np.asarray(x) for x in w]
+
+
+def train(model):
+    (root.parent / f"{tag}.training").touch()
+    deadline = time.monotonic() + 60
+    while not (root.parent / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    model.w = [np.arange(3, dtype=np.float32) + 1]
+    return {"epochs": 1}
+
+
+def say(line):
+    with open(log, "a") as f:
+        f.write(line + "\\n")
+
+
+model, history, status = ModelStore(root).fit_or_load("toy", {"a": 1}, "split", 0, Toy, train,
+                                                       say=say)
+say(json.dumps({"status": status, "w": model.w[0].tolist(), "history": history}))
+"""
+
+
+def _worker(tmp_path, tag):
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "store"), tag])
+
+
+def _log(tmp_path, tag):
+    path = tmp_path / f"{tag}.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_second_process_waits_for_the_entry_and_loads_it(tmp_path):
+    first = _worker(tmp_path, "first")
+    wait_until(lambda: (tmp_path / "first.training").exists(), "the first to train", first)
+    second = _worker(tmp_path, "second")
+    wait_until(
+        lambda: any("waiting" in line for line in _log(tmp_path, "second")),
+        "the second to wait",
+        second,
+    )
+    assert not (tmp_path / "second.training").exists()
+    (tmp_path / "release").touch()
+    assert first.wait(60) == 0 and second.wait(60) == 0
+    one, two = (json.loads(_log(tmp_path, tag)[-1]) for tag in ("first", "second"))
+    assert _log(tmp_path, "second")[0] == (
+        "toy (seed 0): another process is training it; waiting for it"
+    )
+    assert "loaded from the store" in _log(tmp_path, "second")[1]
+    assert (one["status"], two["status"]) == ("trained", "loaded")
+    assert one["w"] == two["w"] == [1.0, 2.0, 3.0] and one["history"] == two["history"]
+    assert not (tmp_path / "second.training").exists()  # trained once
+
+
+def test_a_killed_trainer_does_not_block_the_next_process(tmp_path):
+    first = _worker(tmp_path, "first")
+    wait_until(lambda: (tmp_path / "first.training").exists(), "the first to train", first)
+    first.kill()
+    first.wait(60)
+    (tmp_path / "release").touch()
+    second = _worker(tmp_path, "second")
+    assert second.wait(60) == 0  # the lock died with its holder; nothing half-written is used
+    assert json.loads(_log(tmp_path, "second")[-1])["status"] == "trained"
+    assert (tmp_path / "second.training").exists()
