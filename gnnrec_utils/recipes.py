@@ -114,14 +114,16 @@ MODEL_DEFAULTS: dict[str, dict] = {
     # learning rate g_lr (5e-4, 1e-3, 5e-3), then the temperature (0.5, 1, 2), then the draws
     # per user n_samples (4, 16, 64); one seed, 15 epochs, the kept epoch's validation NDCG@20
     # as the criterion — a flat grid (the notebook prints its spread), not a clear optimum. The
-    # discriminator's d_lr, d_reg and the leave-one-out baseline were not tuned. "model" goes to
-    # gan.PolicyGenerator (exclude=train when exclude_train), "fit" to gan.fit_gan.
+    # discriminator's d_lr, d_reg and the leave-one-out baseline were not tuned. The players
+    # are the registry's BPR-MF and LightGCN (the grid was run again when they moved to batch
+    # 8,192: docs/speed.md §4). "model" goes to gan.PolicyGenerator (exclude=train when
+    # exclude_train), "fit" to gan.fit_gan.
     "gan": {
-        "model": {"temperature": 2.0, "exclude_train": False},
+        "model": {"temperature": 1.0, "exclude_train": False},
         "fit": {
             "epochs": 15,
-            "n_samples": 16,
-            "g_lr": 5e-4,
+            "n_samples": 64,
+            "g_lr": 5e-3,
             "d_lr": 1e-2,
             "d_reg": 1e-3,
             "baseline": "loo",

@@ -31,14 +31,16 @@ def course_notebooks(folder: Path = NOTEBOOK_DIR, only: Iterable[str] | None = N
 #: The one table of which notebook waits for which (keys and values: two-digit prefixes), read
 #: by ``tools/run_notebooks.py --jobs N`` to run the others side by side:
 #: - 01 writes data/processed/, which every other notebook reads: all wait for it;
-#: - 06 loads the models 03 trained from the model store (outputs/models, "train once"); run
-#:   before 03 it would train them itself (same results, minutes of duplicate work).
+#: - 05 and 06 load the models 03 trained from the model store (outputs/models, "train once");
+#:   run before 03 they would train them themselves (same results, minutes of duplicate work).
+#:   05 and 06 also share the players of seeds 43 and 44 and the GAN: whichever of the two gets
+#:   to one first trains it, the other waits for it and loads it (the store's entry lock).
 #: Nothing else is shared: the others only write results named after themselves.
 AFTER: dict[str, tuple[str, ...]] = {
     "02": ("01",),
     "03": ("01",),
     "04": ("01",),
-    "05": ("01",),
+    "05": ("01", "03"),
     "06": ("01", "03"),
     "07": ("01",),
 }
