@@ -42,8 +42,8 @@ def test_notebook_06_loads_what_03_and_05_trained():
         for m, s, what in store_reports(nb)
         if what == "trained in"
     }
-    # notebook 03 trains these four; 05's players carry their own settings in the name
-    # ("BPR-MF [batch_size=2048, lr=0.002, patience=3]"): another recipe, which 06 must not load
+    # notebook 03 trains these four; 05 plays its GAN with them (loaded), and what 05 trains
+    # (the GANs, a player of seed 43/44 it reached before 06 did) 06 must load, not train
     assert {("BPR-MF", 42), ("LightGCN", 42), ("GCN+MF", 42), ("MF (explicit)", 42)} <= earlier
     in_06 = store_reports("06_evaluation")
     loaded = {(m, s) for m, s, what in in_06 if what == "loaded from"}
