@@ -269,7 +269,7 @@ class ModelStore:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if say:
-                    say(f"{name}: another process is training it; waiting for it")
+                    say(f"{name}: another process is training it; waiting to load it")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

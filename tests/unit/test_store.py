@@ -344,7 +344,7 @@ def test_a_second_process_waits_for_the_entry_and_loads_it(tmp_path):
     assert first.wait(60) == 0 and second.wait(60) == 0
     one, two = (json.loads(_log(tmp_path, tag)[-1]) for tag in ("first", "second"))
     assert _log(tmp_path, "second")[0] == (
-        "toy (seed 0): another process is training it; waiting for it"
+        "toy (seed 0): another process is training it; waiting to load it"
     )
     assert "loaded from the store" in _log(tmp_path, "second")[1]
     assert (one["status"], two["status"]) == ("trained", "loaded")
