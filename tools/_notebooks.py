@@ -52,13 +52,13 @@ AFTER: dict[str, tuple[str, ...]] = {
 #: (:func:`chain_seconds`). A wrong value costs minutes, never correctness; a notebook not in the
 #: table counts 1 s, so in a small course the notebooks others wait for still start first.
 TYPICAL_SECONDS: dict[str, float] = {
-    "01": 8,
-    "02": 26,
-    "03": 185,
-    "04": 280,
-    "05": 100,
-    "06": 310,
-    "07": 98,
+    "01": 7,
+    "02": 28,
+    "03": 177,
+    "04": 300,
+    "05": 110,
+    "06": 305,
+    "07": 101,
 }
 
 

@@ -204,7 +204,7 @@ def test_concurrent_updates_of_written_by_lose_no_entry(tmp_path):
 def test_sigterm_stops_every_running_child_marks_their_copies_and_exits_143(tmp_path):
     folder, out = _course(tmp_path, ["01_a", "02_b", "03_c", "04_d"])
     timeline = tmp_path / "timeline"
-    # after 01 the two longest (TYPICAL_SECONDS: 04 280 s, 03 185 s) run; 02 never starts
+    # after 01 the two longest (TYPICAL_SECONDS: 04 300 s, 03 177 s) run; 02 never starts
     fake = FakePapermill(block={"03_c", "04_d"}, timeline=str(timeline))
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--jobs", "2"]
@@ -233,12 +233,12 @@ def test_sigterm_stops_every_running_child_marks_their_copies_and_exits_143(tmp_
 
 
 def test_the_longest_chain_of_work_starts_first(monkeypatch, tmp_path):
-    # the real table: after 01, 03 (185 s, then 06's 310 s) starts before 04 (280 s), 05, 07, 02
+    # the real table: after 01, 03 (177 s, then 06's 305 s) starts before 04 (300 s), 05, 07, 02
     folder, _ = _course(tmp_path, ["01_a", "02_b", "03_c", "04_d", "05_e", "06_f", "07_g"])
     chain = _notebooks.chain_seconds(_notebooks.prerequisites(_notebooks.course_notebooks(folder)))
     order = sorted(chain, key=lambda nb: -chain[nb])
     assert [nb.stem for nb in order] == ["01_a", "03_c", "06_f", "04_d", "05_e", "07_g", "02_b"]
-    assert chain[order[0]] == 8 + 185 + 310
+    assert chain[order[0]] == 7 + 177 + 305
     # and the runner follows it: with two slots the long 02 starts before the short 03
     (tmp_path / "run").mkdir()
     course = _course(tmp_path / "run", ["01_a", "02_b", "03_c", "04_d"])
